@@ -1,0 +1,234 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole of pgsurreal's configuration. Build it with Load, or
+// start from Default when the file and environment do not matter (tests).
+// Its zero value is not valid: fields left empty fail Validate.
+type Config struct {
+	// Log sets how the process logs.
+	Log Log `yaml:"log"`
+	// Postgres is the PostgreSQL side of the replication.
+	Postgres Postgres `yaml:"postgres"`
+	// Surreal is the SurrealDB side of the replication.
+	Surreal Surreal `yaml:"surreal"`
+	// Dev configures the local development cluster started by `pgsurreal dev`.
+	Dev Dev `yaml:"dev"`
+	// HTTP configures the API, health and metrics listener.
+	HTTP HTTP `yaml:"http"`
+
+	// sources maps each dotted key that a layer set to where it was set:
+	// "file:line", "env PGSURREAL_X" or "--set". Validate cites it.
+	sources map[string]string
+}
+
+// Log sets the level and format of the process's slog output.
+type Log struct {
+	// Level is one of debug, info, warn, error; default info.
+	Level string `yaml:"level"`
+	// Format is text or json; default text.
+	Format string `yaml:"format"`
+}
+
+// Postgres describes how to reach the PostgreSQL database being replicated.
+type Postgres struct {
+	// Host is a host name, an IP address or a Unix socket directory;
+	// default 127.0.0.1.
+	Host string `yaml:"host"`
+	// Port defaults to 54329, the port of the dev cluster, so that a bare
+	// `pgsurreal dev` and `pgsurreal serve` find each other.
+	Port int `yaml:"port"`
+	// User defaults to pgsurreal.
+	User string `yaml:"user"`
+	// Password defaults to "pgsurreal", the dev cluster's password.
+	Password Secret `yaml:"password"`
+	// Database defaults to pgsurreal.
+	Database string `yaml:"database"`
+	// SSLMode is a libpq sslmode: disable, allow, prefer, require,
+	// verify-ca or verify-full; default prefer.
+	SSLMode string `yaml:"sslmode"`
+	// SSLRootCert is an optional CA certificate file; when empty, verify-ca
+	// and verify-full use the system roots. Relative paths are relative to
+	// the working directory.
+	SSLRootCert string `yaml:"sslrootcert"`
+	// MaxConns is the connection pool size, 1..1000; default 8.
+	MaxConns int `yaml:"max_conns"`
+	// ConnectTimeout bounds each connection attempt; default 5s.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+}
+
+// Surreal describes how to reach the SurrealDB database being replicated.
+type Surreal struct {
+	// URL is the RPC endpoint, ws:// or wss:// (http:// and https:// are
+	// accepted too); default ws://127.0.0.1:8000/rpc. It is used as
+	// written: no /rpc is appended.
+	URL string `yaml:"url"`
+	// Namespace defaults to pgsurreal.
+	Namespace string `yaml:"namespace"`
+	// Database defaults to pgsurreal.
+	Database string `yaml:"database"`
+	// Username defaults to root.
+	Username string `yaml:"username"`
+	// Password defaults to root.
+	Password Secret `yaml:"password"`
+	// CAFile is an optional CA certificate file for wss:// and https://.
+	CAFile string `yaml:"ca_file"`
+	// PoolSize is the number of connections, 1..256; default 4.
+	PoolSize int `yaml:"pool_size"`
+	// Timeout bounds each request; default 30s.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Dev configures the local PostgreSQL and SurrealDB that `pgsurreal dev`
+// starts for development and tests.
+type Dev struct {
+	// Dir holds the clusters' data; default .pgsurreal/dev, relative to the
+	// working directory.
+	Dir string `yaml:"dir"`
+	// PGBinDir is where initdb and postgres live; empty means auto-detect.
+	PGBinDir string `yaml:"pg_bin_dir"`
+	// SurrealPort is the dev SurrealDB server's port; default 8000.
+	SurrealPort int `yaml:"surreal_port"`
+	// SurrealStorage is surrealkv (on disk, the default) or mem.
+	SurrealStorage string `yaml:"surreal_storage"`
+	// NodeBin is the Node.js executable that runs the embedded SurrealDB
+	// engine; default node.
+	NodeBin string `yaml:"node_bin"`
+}
+
+// HTTP configures the listener for the API, /metrics and health checks.
+type HTTP struct {
+	// Listen is host:port; default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// Token, when set, is the bearer token API requests must carry.
+	Token Secret `yaml:"token"`
+}
+
+// EnvPrefix starts every environment variable that overrides a config key.
+const EnvPrefix = "PGSURREAL_"
+
+// ConfigEnv names the config file when --config is not given. The CLI reads
+// it; Load ignores it.
+const ConfigEnv = "PGSURREAL_CONFIG"
+
+// IgnoredEnv lists PGSURREAL_ variables that are not config keys, so Load
+// does not report them as unknown. Add to it only from an init function.
+var IgnoredEnv = map[string]bool{
+	ConfigEnv:                    true,
+	"PGSURREAL_TEST_PG_URL":      true,
+	"PGSURREAL_TEST_SURREAL_URL": true,
+	"PGSURREAL_TEST_KEEP":        true,
+}
+
+// Default returns the configuration that works against the dev clusters
+// started by `pgsurreal dev` with no file, variable or flag at all.
+func Default() Config {
+	return Config{
+		Log: Log{Level: "info", Format: "text"},
+		Postgres: Postgres{
+			Host:           "127.0.0.1",
+			Port:           54329,
+			User:           "pgsurreal",
+			Password:       "pgsurreal",
+			Database:       "pgsurreal",
+			SSLMode:        "prefer",
+			MaxConns:       8,
+			ConnectTimeout: Duration{5 * time.Second},
+		},
+		Surreal: Surreal{
+			URL:       "ws://127.0.0.1:8000/rpc",
+			Namespace: "pgsurreal",
+			Database:  "pgsurreal",
+			Username:  "root",
+			Password:  "root",
+			PoolSize:  4,
+			Timeout:   Duration{30 * time.Second},
+		},
+		Dev: Dev{
+			Dir:            ".pgsurreal/dev",
+			SurrealPort:    8000,
+			SurrealStorage: "surrealkv",
+			NodeBin:        "node",
+		},
+		HTTP: HTTP{Listen: "127.0.0.1:8080"},
+	}
+}
+
+// Sources returns, for each dotted key (such as "postgres.port") that the
+// file, the environment or --set gave a value, where it came from:
+// "file:line", "env PGSURREAL_POSTGRES_PORT" or "--set". Keys left at their
+// default are absent. The map is a copy.
+func (c Config) Sources() map[string]string {
+	m := maps.Clone(c.sources)
+	if m == nil {
+		m = map[string]string{}
+	}
+	return m
+}
+
+// Duration is a time.Duration written in config as a Go duration string
+// such as "5s", "250ms" or "1m30s". A bare number is refused, because
+// nobody can tell whether 30 meant seconds or milliseconds.
+type Duration struct {
+	time.Duration
+}
+
+// parseDuration parses s or returns the message of an *Error.
+func parseDuration(s string) (time.Duration, string) {
+	if isNumber(s) {
+		return 0, fmt.Sprintf("%q is not a duration, add a unit such as %q", s, s+"s")
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Sprintf("%q is not a duration such as \"5s\", \"250ms\" or \"1m30s\"", s)
+	}
+	return d, ""
+}
+
+// isNumber reports whether s is a plain decimal number such as 30 or 1.5.
+func isNumber(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	if s == "" || s == "." {
+		return false
+	}
+	dot := false
+	for _, r := range s {
+		switch {
+		case r == '.' && !dot:
+			dot = true
+		case r < '0' || r > '9':
+			return false
+		}
+	}
+	return true
+}
+
+// MarshalText writes the duration as time.Duration.String does, so JSON,
+// YAML and slog show "5s" rather than nanoseconds.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText parses a duration string; it lets encoding/json read one.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, msg := parseDuration(string(b))
+	if msg != "" {
+		return &Error{Msg: msg}
+	}
+	d.Duration = v
+	return nil
+}
+
+// UnmarshalYAML lets code that decodes YAML on its own (not through Load)
+// read a Duration too.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &Error{Source: fmt.Sprintf("line %d", n.Line), Msg: "a duration must be a string such as \"5s\""}
+	}
+	return d.UnmarshalText([]byte(n.Value))
+}
