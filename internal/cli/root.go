@@ -108,7 +108,7 @@ See pgsurreal.example.yaml for every key.`,
 		a.versionCommand(),
 		a.configCommand(),
 		a.devCommand(),
-
+		a.doctorCommand(),
 	)
 	// Unknown subcommands and bad arguments are usage errors.
 	root.Args = func(cmd *cobra.Command, args []string) error {

@@ -45,7 +45,7 @@ type Options struct {
 	NodeBin string
 	// NoSurreal skips the SurrealDB server (a PostgreSQL-only cluster).
 	NoSurreal bool
-	Log        *slog.Logger
+	Log       *slog.Logger
 }
 
 // FromConfig derives the options from the configuration.

@@ -98,7 +98,9 @@ export function mapEntries(buf) {
     const key = readText(buf, pos);
     if (key === undefined) throw new CborError('RPC message has a non-text key');
     const vstart = itemEnd(buf, pos);
-    const vend = itemEnd(buf, vstart);
+    // The last value of a definite map runs to the end of the message:
+    // no need to walk it (it is usually params, the large one).
+    const vend = i === n - 1 ? buf.length : itemEnd(buf, vstart);
     out.set(key, buf.subarray(vstart, vend));
     pos = vend;
   }

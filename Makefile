@@ -1,0 +1,51 @@
+# pgsurreal: the two commands are `make demo` and `make test`.
+GO        ?= go
+BIN       := bin/pgsurreal
+DEVSERVER := tools/surreal-dev-server
+TEST_STACK := testdata/test-stack.yaml
+GOTEST_FLAGS ?= -race -count=1 -timeout 30m
+
+.PHONY: all build deps demo test lint test-stack-down bench-devserver clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/pgsurreal
+
+# deps installs the dev server's pinned npm packages (package-lock.json)
+# and downloads the Go modules. `pgsurreal dev up` installs its own copy
+# of the dev server too; this one is for running it from the repo and
+# for the benchmarks.
+deps: $(DEVSERVER)/node_modules/.package-lock.json
+	$(GO) mod download
+
+$(DEVSERVER)/node_modules/.package-lock.json: $(DEVSERVER)/package-lock.json
+	@command -v node >/dev/null || { echo "Node.js 20+ is required: install it (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd $(DEVSERVER) && npm ci --no-audit --no-fund --loglevel=error
+
+# demo: build, start the dev stack (PostgreSQL + SurrealDB), check it.
+demo: build deps
+	./$(BIN) dev up
+	./$(BIN) doctor
+	@echo
+	@echo "The dev stack is running. Stop it with: ./$(BIN) dev down  (data is kept; ./$(BIN) dev reset wipes it)"
+
+lint:
+	@out=$$(gofmt -l cmd internal tools bench 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# test: every test against the real servers. internal/testenv starts the
+# shared test stack on first use; it is stopped here afterwards.
+test: build deps lint
+	$(GO) test $(GOTEST_FLAGS) ./... ; rc=$$?; \
+	./$(BIN) --config $(TEST_STACK) dev down >/dev/null || true; \
+	exit $$rc
+
+test-stack-down:
+	./$(BIN) --config $(TEST_STACK) dev down
+
+bench-devserver: deps
+	node bench/devserver/bench.mjs
+
+clean:
+	rm -rf bin
