@@ -23,6 +23,8 @@ type Config struct {
 	Dev Dev `yaml:"dev"`
 	// HTTP configures the API, health and metrics listener.
 	HTTP HTTP `yaml:"http"`
+	// Sync configures the replication from PostgreSQL into SurrealDB.
+	Sync Sync `yaml:"sync"`
 
 	// sources maps each dotted key that a layer set to where it was set:
 	// "file:line", "env PGSURREAL_X" or "--set". Validate cites it.
@@ -111,6 +113,93 @@ type HTTP struct {
 	Token Secret `yaml:"token"`
 }
 
+// Sync configures what is replicated from PostgreSQL into SurrealDB and
+// how. Table names and patterns are "schema.table"; a bare "table" means
+// "public.table", and Load normalises it so.
+type Sync struct {
+	// Slot is the logical replication slot pgsurreal creates and reads;
+	// PostgreSQL allows lower-case letters, digits and _, at most 63 of
+	// them. Default pgsurreal.
+	Slot string `yaml:"slot"`
+	// Publication is the PostgreSQL publication the slot streams; at most
+	// 63 bytes. Default pgsurreal.
+	Publication string `yaml:"publication"`
+	// Include lists the tables to replicate as "schema.table" patterns in
+	// which '*' matches any run of characters within the schema or the
+	// table part (see MatchPattern). Default ["public.*"].
+	Include []string `yaml:"include"`
+	// Exclude lists patterns, written as in Include, of tables never
+	// replicated even when Include matches them. Default empty.
+	Exclude []string `yaml:"exclude"`
+	// Schema is how SurrealDB tables are defined: schemaless (the
+	// default) or schemafull, with fields typed from the PostgreSQL
+	// columns.
+	Schema string `yaml:"schema"`
+	// Nulls is what a SQL NULL becomes: null (the default, a SurrealDB
+	// null) or omit (the field is left out of the record).
+	Nulls string `yaml:"nulls"`
+	// BatchSize is the most row changes grouped into one SurrealDB
+	// transaction, 1..100000; default 1000.
+	BatchSize int `yaml:"batch_size"`
+	// SnapshotWorkers is how many tables the initial snapshot copies at
+	// once, 1..64; default 2.
+	SnapshotWorkers int `yaml:"snapshot_workers"`
+	// SnapshotChunkRows is how many rows one snapshot chunk reads, at
+	// least 100; default 50000.
+	SnapshotChunkRows int `yaml:"snapshot_chunk_rows"`
+	// Heartbeat is how often a logical decoding message is written to
+	// PostgreSQL, so that a quiet database still lets the slot advance and
+	// release WAL; default 10s.
+	Heartbeat Duration `yaml:"heartbeat"`
+	// StatusInterval is how often a standby status update confirms the
+	// replicated position to PostgreSQL; default 1s.
+	StatusInterval Duration `yaml:"status_interval"`
+	// DeadLetter, when set, is a PostgreSQL table "schema.name" that
+	// receives each change SurrealDB rejects, and replication goes on.
+	// Empty (the default) means such a change stops the pipeline.
+	DeadLetter string `yaml:"dead_letter"`
+	// Tables holds settings for single tables; a table Include matches
+	// that is not listed here is replicated with the defaults. Only the
+	// config file can set it. Default empty.
+	Tables []Table `yaml:"tables"`
+}
+
+// Table holds the settings of one replicated table.
+type Table struct {
+	// Name is the PostgreSQL table, "schema.table" or "table" (meaning
+	// public.table); required. See SchemaName and TableName.
+	Name string `yaml:"name"`
+	// Target is the SurrealDB table; empty means the PostgreSQL table's
+	// name (without its schema).
+	Target string `yaml:"target"`
+	// Namespace, when set, overrides surreal.namespace for this table.
+	Namespace string `yaml:"namespace"`
+	// Database, when set, overrides surreal.database for this table.
+	Database string `yaml:"database"`
+	// Key lists the columns that identify a row of a table without a
+	// primary key.
+	Key []string `yaml:"key"`
+	// Columns, when not empty, are the only columns replicated.
+	Columns []string `yaml:"columns"`
+	// ExcludeColumns are never replicated.
+	ExcludeColumns []string `yaml:"exclude_columns"`
+	// Transforms maps a column to what is done to its value: drop (leave
+	// it out), mask (replace it) or hash (replace it by a hash).
+	Transforms map[string]string `yaml:"transforms"`
+	// Edges lists foreign keys of this table to replicate as SurrealDB
+	// graph edges.
+	Edges []Edge `yaml:"edges"`
+}
+
+// Edge replicates a foreign key as a graph edge table from the row to the
+// row it references.
+type Edge struct {
+	// Columns are the foreign-key columns of the table; at least one.
+	Columns []string `yaml:"columns"`
+	// Name is the edge table, e.g. billed_to; required.
+	Name string `yaml:"name"`
+}
+
 // EnvPrefix starts every environment variable that overrides a config key.
 const EnvPrefix = "PGSURREAL_"
 
@@ -158,13 +247,30 @@ func Default() Config {
 			NodeBin:        "node",
 		},
 		HTTP: HTTP{Listen: "127.0.0.1:8080"},
+		Sync: Sync{
+			Slot:              "pgsurreal",
+			Publication:       "pgsurreal",
+			Include:           []string{"public.*"},
+			Exclude:           []string{},
+			Schema:            "schemaless",
+			Nulls:             "null",
+			BatchSize:         1000,
+			SnapshotWorkers:   2,
+			SnapshotChunkRows: 50000,
+			Heartbeat:         Duration{10 * time.Second},
+			StatusInterval:    Duration{time.Second},
+			Tables:            []Table{},
+		},
 	}
 }
 
 // Sources returns, for each dotted key (such as "postgres.port") that the
 // file, the environment or --set gave a value, where it came from:
 // "file:line", "env PGSURREAL_POSTGRES_PORT" or "--set". Keys left at their
-// default are absent. The map is a copy.
+// default are absent. A list from the file also has a key per item, with
+// a 0-based index, and the items' own keys: "sync.include[1]",
+// "sync.tables[2]" (the line of the item), "sync.tables[2].name",
+// "sync.tables[2].transforms.email". The map is a copy.
 func (c Config) Sources() map[string]string {
 	m := maps.Clone(c.sources)
 	if m == nil {

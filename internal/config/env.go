@@ -8,9 +8,11 @@ import (
 )
 
 // applyEnv overlays PGSURREAL_<SECTION>_<KEY> variables onto c. A variable
-// set to the empty string counts as set. Any other PGSURREAL_ variable is
-// an error, most likely a typo, unless it is in IgnoredEnv or the config
-// file reads it through ${VAR} (used).
+// set to the empty string counts as set. A list is written as
+// comma-separated items; a key that only the file can set (a mapping, a
+// list of mappings) is refused. Any other PGSURREAL_ variable is an error,
+// most likely a typo, unless it is in IgnoredEnv or the config file reads
+// it through ${VAR} (used).
 func (c *Config) applyEnv(vars map[string]string, used map[string]bool) error {
 	var errs []error
 	known := map[string]bool{}
@@ -20,11 +22,16 @@ func (c *Config) applyEnv(vars map[string]string, used map[string]bool) error {
 		if !ok {
 			continue
 		}
+		if f.fileOnly {
+			errs = append(errs, &Error{Key: f.key, Source: envSource(f.env),
+				Msg: f.key + " cannot be set from the environment; put it in the config file"})
+			continue
+		}
 		if msg := f.set(c, raw); msg != "" {
 			errs = append(errs, &Error{Key: f.key, Source: envSource(f.env), Msg: msg})
 			continue
 		}
-		c.sources[f.key] = envSource(f.env)
+		c.setSource(f.key, envSource(f.env))
 	}
 	var unknown []string
 	for name := range vars {
@@ -37,6 +44,18 @@ func (c *Config) applyEnv(vars map[string]string, used map[string]bool) error {
 		errs = append(errs, &Error{Source: envSource(name), Msg: unknownEnvMsg(name)})
 	}
 	return errors.Join(errs...)
+}
+
+// setSource records src as where key was set, forgetting the sources of
+// the items of any list the file gave for key (key[0], key[1].name, ...):
+// a later layer replaces the whole list, and with it their lines.
+func (c *Config) setSource(key, src string) {
+	for k := range c.sources {
+		if strings.HasPrefix(k, key+"[") || strings.HasPrefix(k, key+".") {
+			delete(c.sources, k)
+		}
+	}
+	c.sources[key] = src
 }
 
 // unknownEnvMsg explains an unknown PGSURREAL_ variable.
@@ -52,7 +71,8 @@ func unknownEnvMsg(name string) string {
 }
 
 // applySets overlays "key=value" strings from --set flags onto c, in
-// order, so a later --set of the same key wins.
+// order, so a later --set of the same key wins. Values are written as in
+// the environment: lists as comma-separated items.
 func (c *Config) applySets(sets []string) error {
 	var errs []error
 	for _, s := range sets {
@@ -68,11 +88,16 @@ func (c *Config) applySets(sets []string) error {
 			errs = append(errs, &Error{Source: setSource, Msg: unknownSetMsg(key)})
 			continue
 		}
+		if f.fileOnly {
+			errs = append(errs, &Error{Key: key, Source: setSource,
+				Msg: key + " cannot be set with --set; put it in the config file"})
+			continue
+		}
 		if msg := f.set(c, raw); msg != "" {
 			errs = append(errs, &Error{Key: key, Source: setSource, Msg: msg})
 			continue
 		}
-		c.sources[key] = setSource
+		c.setSource(key, setSource)
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -33,6 +34,21 @@ func TestEnvOverrides(t *testing.T) {
 		{"empty clears optional", []string{"PGSURREAL_HTTP_TOKEN=x", "PGSURREAL_HTTP_TOKEN="},
 			func(c Config) bool { return c.HTTP.Token == "" },
 			"env PGSURREAL_HTTP_TOKEN", "http.token"},
+		{"list", []string{"PGSURREAL_SYNC_INCLUDE=public.*,sales.orders"},
+			func(c Config) bool { return slices.Equal(c.Sync.Include, []string{"public.*", "sales.orders"}) },
+			"env PGSURREAL_SYNC_INCLUDE", "sync.include"},
+		{"list items trimmed and normalised", []string{"PGSURREAL_SYNC_EXCLUDE= audit_* , sales.tmp "},
+			func(c Config) bool { return slices.Equal(c.Sync.Exclude, []string{"public.audit_*", "sales.tmp"}) },
+			"env PGSURREAL_SYNC_EXCLUDE", "sync.exclude"},
+		{"empty list", []string{"PGSURREAL_SYNC_EXCLUDE="},
+			func(c Config) bool { return c.Sync.Exclude != nil && len(c.Sync.Exclude) == 0 },
+			"env PGSURREAL_SYNC_EXCLUDE", "sync.exclude"},
+		{"one item", []string{"PGSURREAL_SYNC_INCLUDE=sales.*"},
+			func(c Config) bool { return slices.Equal(c.Sync.Include, []string{"sales.*"}) },
+			"env PGSURREAL_SYNC_INCLUDE", "sync.include"},
+		{"sync scalar", []string{"PGSURREAL_SYNC_STATUS_INTERVAL=250ms"},
+			func(c Config) bool { return c.Sync.StatusInterval.Duration == 250*time.Millisecond },
+			"env PGSURREAL_SYNC_STATUS_INTERVAL", "sync.status_interval"},
 		{"ignored and other variables", []string{
 			"PGSURREAL_CONFIG=/etc/pgsurreal.yaml", "PGSURREAL_TEST_PG_URL=postgres://x",
 			"PGSURREAL_TEST_SURREAL_URL=ws://x", "PGSURREAL_TEST_KEEP=1", "PATH=/bin", "pgsurreal_log_level=nonsense", "NOEQUALS"},
@@ -67,6 +83,9 @@ func TestEnvNames(t *testing.T) {
 		"dev.surreal_storage": "PGSURREAL_DEV_SURREAL_STORAGE",
 		"log.level":           "PGSURREAL_LOG_LEVEL",
 		"http.token":          "PGSURREAL_HTTP_TOKEN",
+		"sync.include":        "PGSURREAL_SYNC_INCLUDE",
+		"sync.batch_size":     "PGSURREAL_SYNC_BATCH_SIZE",
+		"sync.tables":         "PGSURREAL_SYNC_TABLES",
 	}
 	got := map[string]string{}
 	for _, f := range fields() {
@@ -77,8 +96,8 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("%s: env %q, want %q", k, got[k], v)
 		}
 	}
-	if len(got) != 26 {
-		t.Errorf("%d keys, want 26", len(got))
+	if len(got) != 39 {
+		t.Errorf("%d keys, want 39", len(got))
 	}
 }
 
@@ -107,6 +126,18 @@ func TestEnvErrors(t *testing.T) {
 			`PGSURREAL_POSTGRES_SSLMODE: "sometimes" is not one of disable, allow, prefer, require, verify-ca, verify-full`},
 		{"required", []string{"PGSURREAL_SURREAL_NAMESPACE="},
 			`PGSURREAL_SURREAL_NAMESPACE: required, set it in the config file or PGSURREAL_SURREAL_NAMESPACE`},
+		{"tables refused", []string{"PGSURREAL_SYNC_TABLES=public.orders"},
+			`PGSURREAL_SYNC_TABLES: sync.tables cannot be set from the environment; put it in the config file`},
+		{"tables refused even empty", []string{"PGSURREAL_SYNC_TABLES="},
+			`PGSURREAL_SYNC_TABLES: sync.tables cannot be set from the environment; put it in the config file`},
+		{"empty list item", []string{"PGSURREAL_SYNC_INCLUDE=public.*,,sales.*"},
+			`PGSURREAL_SYNC_INCLUDE: "public.*,,sales.*" has an empty item 2, separate the items with single commas`},
+		{"bad list item", []string{"PGSURREAL_SYNC_INCLUDE=public.*,a.b.c"},
+			`PGSURREAL_SYNC_INCLUDE: "a.b.c" is not a table pattern, write schema.table or table (for public.table), where * matches any characters, e.g. public.* or sales.orders`},
+		{"empty include", []string{"PGSURREAL_SYNC_INCLUDE="},
+			`PGSURREAL_SYNC_INCLUDE: empty, so nothing would be replicated; list patterns such as public.*`},
+		{"slot", []string{"PGSURREAL_SYNC_SLOT=my-slot"},
+			`PGSURREAL_SYNC_SLOT: "my-slot" is not a replication slot name: PostgreSQL allows only lower-case letters, digits and _, 1 to 63 of them`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,6 +184,62 @@ func TestSet(t *testing.T) {
 	}
 }
 
+// TestEnvListReplacesFileList: a list from the environment replaces the
+// file's whole list, and the file's lines for its items are forgotten.
+func TestEnvListReplacesFileList(t *testing.T) {
+	t.Parallel()
+	c, err := Load("testdata/full.good.yaml", append([]string{"PGSURREAL_SYNC_INCLUDE=inventory.*"}, testEnv...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Sync.Include, []string{"inventory.*"}) {
+		t.Errorf("include = %q", c.Sync.Include)
+	}
+	src := c.Sources()
+	if got := src["sync.include"]; got != "env PGSURREAL_SYNC_INCLUDE" {
+		t.Errorf("source of sync.include = %q", got)
+	}
+	for _, key := range []string{"sync.include[0]", "sync.include[1]", "sync.include[2]"} {
+		if got, ok := src[key]; ok {
+			t.Errorf("stale source for %s: %q", key, got)
+		}
+	}
+	if got := src["sync.exclude[1]"]; got != "testdata/full.good.yaml:40" {
+		t.Errorf("source of sync.exclude[1] = %q, want it kept", got)
+	}
+
+	// An item that the environment made bad is blamed on the variable, not
+	// on the file line of the item it replaced.
+	_, err = Load("testdata/full.good.yaml", append([]string{"PGSURREAL_SYNC_INCLUDE=x.*,a.b.c"}, testEnv...), nil)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Source != "env PGSURREAL_SYNC_INCLUDE" || ce.Key != "sync.include[1]" {
+		t.Errorf("got %#v, want an *Error for sync.include[1] from the variable", err)
+	}
+}
+
+func TestSetList(t *testing.T) {
+	t.Parallel()
+	c, err := Load("", nil, []string{"sync.include=a.b,c.d", "sync.exclude=orders", "sync.batch_size=10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Sync.Include, []string{"a.b", "c.d"}) || !slices.Equal(c.Sync.Exclude, []string{"public.orders"}) ||
+		c.Sync.BatchSize != 10 {
+		t.Errorf("sets not applied: %+v", c.Sync)
+	}
+	if got := c.Sources()["sync.include"]; got != "--set" {
+		t.Errorf("source = %q, want --set", got)
+	}
+	// A later --set replaces the whole list; the empty value empties it.
+	c, err = Load("", []string{"PGSURREAL_SYNC_EXCLUDE=a.b"}, []string{"sync.exclude=x.y", "sync.exclude="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sync.Exclude == nil || len(c.Sync.Exclude) != 0 {
+		t.Errorf("exclude = %#v, want empty", c.Sync.Exclude)
+	}
+}
+
 func TestSetErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -165,6 +252,11 @@ func TestSetErrors(t *testing.T) {
 		{"postgres=1", `--set: unknown key "postgres", keys are section.key such as postgres.port`, ""},
 		{"postgres.port", `--set: "postgres.port" is not key=value, e.g. postgres.port=5433`, ""},
 		{"=1", `--set: "=1" is not key=value, e.g. postgres.port=5433`, ""},
+		{"sync.tables=public.orders", `--set sync.tables: sync.tables cannot be set with --set; put it in the config file`, "sync.tables"},
+		{"sync.include=a.b,", `--set sync.include: "a.b," has an empty item 2, separate the items with single commas`, "sync.include"},
+		{"sync.include=a.b.c", `--set sync.include[0]: "a.b.c" is not a table pattern, write schema.table or table (for public.table), where * matches any characters, e.g. public.* or sales.orders`, "sync.include[0]"},
+		{"sync.batch_size=0", `--set sync.batch_size: 0 is out of range, use 1..100000`, "sync.batch_size"},
+		{"sync.tables[0].name=x", `--set: unknown key "sync.tables[0].name", keys are section.key such as postgres.port`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.set, func(t *testing.T) {

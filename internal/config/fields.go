@@ -15,6 +15,9 @@ type field struct {
 	key   string // dotted yaml path, e.g. "postgres.port"
 	env   string // environment variable, e.g. "PGSURREAL_POSTGRES_PORT"
 	index []int  // for reflect.Value.FieldByIndex
+	// fileOnly marks a leaf that has no one-line text form (a mapping or
+	// a list of mappings): only the config file can set it.
+	fileOnly bool
 }
 
 var durationType = reflect.TypeFor[Duration]()
@@ -36,10 +39,10 @@ var fields = sync.OnceValue(func() []field {
 				walk(sf.Type, key, idx)
 				continue
 			}
-			if wantName(sf.Type) == "" {
+			if !supported(sf.Type) {
 				panic(fmt.Sprintf("config: field %s has unsupported type %s", key, sf.Type))
 			}
-			out = append(out, field{key: key, env: envName(key), index: idx})
+			out = append(out, field{key: key, env: envName(key), index: idx, fileOnly: !isText(sf.Type)})
 		}
 	}
 	walk(reflect.TypeFor[Config](), "", nil)
@@ -76,6 +79,64 @@ func yamlName(sf reflect.StructField) string {
 // isSection reports whether values of t are mappings of further keys.
 func isSection(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct && t != durationType
+}
+
+// isScalar reports whether t is a single value: a string, integer, bool or
+// duration.
+func isScalar(t reflect.Type) bool {
+	switch {
+	case t == durationType:
+		return true
+	case t.Kind() == reflect.String, t.Kind() == reflect.Int, t.Kind() == reflect.Bool:
+		return true
+	}
+	return false
+}
+
+// isScalarList reports whether t is a list of scalars, such as []string.
+// Lists of booleans are left out: nobody needs one.
+func isScalarList(t reflect.Type) bool {
+	return t.Kind() == reflect.Slice && isScalar(t.Elem()) && t.Elem().Kind() != reflect.Bool
+}
+
+// isScalarMap reports whether t maps names to scalars, such as
+// map[string]string.
+func isScalarMap(t reflect.Type) bool {
+	return t.Kind() == reflect.Map && t.Key().Kind() == reflect.String &&
+		isScalar(t.Elem()) && t.Elem().Kind() != reflect.Bool
+}
+
+// isItemList reports whether t is a list of mappings, each decoded like a
+// section, such as []Table.
+func isItemList(t reflect.Type) bool {
+	return t.Kind() == reflect.Slice && isSection(t.Elem())
+}
+
+// isText reports whether a value of t can be written on one line, as the
+// environment and --set need: a scalar, or a list of scalars separated by
+// commas.
+func isText(t reflect.Type) bool {
+	return isScalar(t) || isScalarList(t)
+}
+
+// supported reports whether the decoder handles values of t: scalars,
+// lists of scalars, maps of names to scalars, and sections and lists of
+// mappings whose own fields are all supported.
+func supported(t reflect.Type) bool {
+	switch {
+	case isScalar(t), isScalarList(t), isScalarMap(t):
+		return true
+	case isItemList(t):
+		return supported(t.Elem())
+	case isSection(t):
+		for i := range t.NumField() {
+			if yamlName(t.Field(i)) != "" && !supported(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // sectionKeys lists the yaml keys of a section type, for suggestions.
@@ -124,15 +185,38 @@ func wantName(t reflect.Type) string {
 		return "an integer"
 	case t.Kind() == reflect.Bool:
 		return "true or false"
+	case isScalarList(t):
+		return "a list of " + pluralName(t.Elem())
+	case isScalarMap(t):
+		return "a mapping of names to " + pluralName(t.Elem())
+	case isItemList(t):
+		return "a list of mappings"
+	}
+	return ""
+}
+
+// pluralName names several values of the scalar type t: "strings".
+func pluralName(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return "durations"
+	case t.Kind() == reflect.String:
+		return "strings"
+	case t.Kind() == reflect.Int:
+		return "integers"
 	}
 	return ""
 }
 
 // setValue parses raw as the type of v and stores it, returning an error
 // message or "". Strings are taken as they are; YAML's quoting has already
-// been undone by the parser.
+// been undone by the parser. A list is written as comma-separated items,
+// each trimmed of spaces; the empty string is the empty list.
 func setValue(v reflect.Value, raw string) string {
 	t := v.Type()
+	if isScalarList(t) {
+		return setList(v, raw)
+	}
 	if raw == "" && t.Kind() != reflect.String {
 		return "empty value, want " + wantName(t)
 	}
@@ -160,5 +244,28 @@ func setValue(v reflect.Value, raw string) string {
 	default:
 		return "unsupported type " + t.String()
 	}
+	return ""
+}
+
+// setList parses the comma-separated raw into the list v. An empty item
+// (as in "a,,b" or "a,") is an error rather than silently dropped.
+func setList(v reflect.Value, raw string) string {
+	t := v.Type()
+	if strings.TrimSpace(raw) == "" {
+		v.Set(reflect.MakeSlice(t, 0, 0))
+		return ""
+	}
+	items := strings.Split(raw, ",")
+	out := reflect.MakeSlice(t, len(items), len(items))
+	for i, item := range items {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return fmt.Sprintf("%q has an empty item %d, separate the items with single commas", raw, i+1)
+		}
+		if msg := setValue(out.Index(i), item); msg != "" {
+			return fmt.Sprintf("item %d: %s", i+1, msg)
+		}
+	}
+	v.Set(out)
 	return ""
 }

@@ -18,9 +18,12 @@ import (
 // Load builds the configuration: Default(), overlaid by the YAML file at
 // path (skipped when path is ""), then by PGSURREAL_<SECTION>_<KEY>
 // variables from env (in os.Environ form), then by sets ("key=value" from
-// repeated --set flags), and finally checked with Validate. Every mistake
-// in what the user gave is reported as an *Error, several joined with
-// errors.Join; the returned Config is then the zero value.
+// repeated --set flags), then normalised (a bare table name such as
+// "orders" becomes "public.orders"), and finally checked with Validate.
+// A list or mapping given by a layer replaces the one before; it is not
+// merged. Every mistake in what the user gave is reported as an *Error,
+// several joined with errors.Join; the returned Config is then the zero
+// value.
 func Load(path string, env []string, sets []string) (Config, error) {
 	cfg := Default()
 	cfg.sources = map[string]string{}
@@ -37,6 +40,7 @@ func Load(path string, env []string, sets []string) (Config, error) {
 	if err := cfg.applySets(sets); err != nil {
 		return Config{}, err
 	}
+	cfg.normalise()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -183,21 +187,39 @@ func (d *decoder) section(n *yaml.Node, v reflect.Value, prefix string) {
 			d.fail(k.Line, "", "unknown key %q in %s %s", name, where, hint(name, sectionKeys(v.Type())))
 			continue
 		}
-		key := joinKey(prefix, name)
-		if isSection(v.Type().Field(idx).Type) {
-			d.section(val, v.Field(idx), key)
-			continue
-		}
-		d.leaf(k, val, v.Field(idx), key)
+		d.value(k, val, v.Field(idx), joinKey(prefix, name))
+	}
+}
+
+// value decodes val, the value of the key node k, into the field v whose
+// dotted key is key, according to the field's type.
+func (d *decoder) value(k, val *yaml.Node, v reflect.Value, key string) {
+	switch t := v.Type(); {
+	case isSection(t):
+		d.section(val, v, key)
+	case isItemList(t), isScalarList(t):
+		d.list(k, val, v, key)
+	case isScalarMap(t):
+		d.mapping(k, val, v, key)
+	default:
+		d.leaf(k, val, v, key)
 	}
 }
 
 // leaf decodes the scalar val, after ${VAR} expansion, into the field v.
 func (d *decoder) leaf(k, val *yaml.Node, v reflect.Value, key string) {
+	if d.scalar(val, v, key) {
+		d.cfg.sources[key] = fileSource(d.path, k.Line)
+	}
+}
+
+// scalar decodes the scalar val, after ${VAR} expansion, into v, reporting
+// whether it could.
+func (d *decoder) scalar(val *yaml.Node, v reflect.Value, key string) bool {
 	val = resolve(val)
 	if val.Kind != yaml.ScalarNode {
 		d.fail(val.Line, key, "%s is not %s", describe(val), wantName(v.Type()))
-		return
+		return false
 	}
 	raw := val.Value
 	if isNull(val) {
@@ -209,9 +231,82 @@ func (d *decoder) leaf(k, val *yaml.Node, v reflect.Value, key string) {
 	}
 	if msg != "" {
 		d.fail(val.Line, key, "%s", msg)
+		return false
+	}
+	return true
+}
+
+// list decodes the sequence val into the slice v, replacing what v held.
+// Items are scalars, or mappings decoded strictly like sections; item i
+// has the dotted key key[i] and its line is recorded as that key's source,
+// so that Validate can point at an item even when the field it misses is
+// absent. A null value is the empty list.
+func (d *decoder) list(k, val *yaml.Node, v reflect.Value, key string) {
+	val = resolve(val)
+	t := v.Type()
+	if val.Kind != yaml.SequenceNode && !isNull(val) {
+		d.fail(val.Line, key, "%s is not %s", describe(val), wantName(t))
 		return
 	}
 	d.cfg.sources[key] = fileSource(d.path, k.Line)
+	out := reflect.MakeSlice(t, len(val.Content), len(val.Content))
+	for i, item := range val.Content {
+		item = resolve(item)
+		ikey := fmt.Sprintf("%s[%d]", key, i)
+		d.cfg.sources[ikey] = fileSource(d.path, item.Line)
+		if !isSection(t.Elem()) {
+			d.scalar(item, out.Index(i), ikey)
+			continue
+		}
+		if item.Kind != yaml.MappingNode && !isNull(item) {
+			d.fail(item.Line, ikey, "%s is not a mapping, write each item as \"- %s: ...\"",
+				describe(item), sectionKeys(t.Elem())[0])
+			continue
+		}
+		d.section(item, out.Index(i), ikey)
+	}
+	v.Set(out)
+}
+
+// mapping decodes the mapping val of names to scalars into the map v,
+// replacing what v held. Entry name has the dotted key key.name, and the
+// line of its name is recorded as that key's source. A null value is the
+// empty map.
+func (d *decoder) mapping(k, val *yaml.Node, v reflect.Value, key string) {
+	val = resolve(val)
+	t := v.Type()
+	if val.Kind != yaml.MappingNode && !isNull(val) {
+		d.fail(val.Line, key, "%s is not %s", describe(val), wantName(t))
+		return
+	}
+	d.cfg.sources[key] = fileSource(d.path, k.Line)
+	out := reflect.MakeMapWithSize(t, len(val.Content)/2)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(val.Content); i += 2 {
+		mk, mv := resolve(val.Content[i]), val.Content[i+1]
+		if mk.Kind != yaml.ScalarNode {
+			d.fail(mk.Line, "", "a key in %s is %s, keys must be plain names", key, describe(mk))
+			continue
+		}
+		name := mk.Value
+		if isNull(mk) || name == "" {
+			d.fail(mk.Line, "", "a key in %s is empty, keys must be names", key)
+			continue
+		}
+		if first, dup := seen[name]; dup {
+			d.fail(mk.Line, "", "duplicate key %q in %s (first at line %d)", name, key, first)
+			continue
+		}
+		seen[name] = mk.Line
+		ekey := joinKey(key, name)
+		elem := reflect.New(t.Elem()).Elem()
+		if !d.scalar(mv, elem, ekey) {
+			continue
+		}
+		d.cfg.sources[ekey] = fileSource(d.path, mk.Line)
+		out.SetMapIndex(reflect.ValueOf(name).Convert(t.Key()), elem)
+	}
+	v.Set(out)
 }
 
 // hint suggests the closest known name, or lists them all when none is

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 var testEnv = []string{
 	"PG_PASSWORD=pg-secret",
 	"SURREAL_PASSWORD=surreal-secret",
+	"AUDIT_KEY=event_time",
 	"HOME=/root",
 }
 
@@ -42,16 +44,59 @@ func TestLoadGood(t *testing.T) {
 					SurrealPort: 8001, SurrealStorage: "mem", NodeBin: "/usr/bin/node",
 				},
 				HTTP: HTTP{Listen: ":9090", Token: "tok-${literal}-plain"},
+				Sync: fullSync(),
 			}
+			checkSync(t, c.Sync, want.Sync)
 			assertSame(t, c, want)
-			if got := c.Sources()["postgres.port"]; got != "testdata/full.good.yaml:7" {
-				t.Errorf("source of postgres.port = %q", got)
+			src := c.Sources()
+			for key, want := range map[string]string{
+				"postgres.port":                     "testdata/full.good.yaml:7",
+				"http.token":                        "testdata/full.good.yaml:32",
+				"sync.include":                      "testdata/full.good.yaml:36",
+				"sync.include[1]":                   "testdata/full.good.yaml:38",
+				"sync.exclude[1]":                   "testdata/full.good.yaml:40",
+				"sync.tables":                       "testdata/full.good.yaml:49",
+				"sync.tables[0]":                    "testdata/full.good.yaml:50",
+				"sync.tables[0].name":               "testdata/full.good.yaml:50",
+				"sync.tables[0].transforms":         "testdata/full.good.yaml:61",
+				"sync.tables[0].transforms.card_no": "testdata/full.good.yaml:63",
+				"sync.tables[0].edges[1]":           "testdata/full.good.yaml:68",
+				"sync.tables[0].edges[1].name":      "testdata/full.good.yaml:69",
+				"sync.tables[1]":                    "testdata/full.good.yaml:70",
+				"sync.tables[1].columns":            "testdata/full.good.yaml:71",
+				"sync.tables[2].key[1]":             "testdata/full.good.yaml:76",
+			} {
+				if got := src[key]; got != want {
+					t.Errorf("source of %s = %q, want %q", key, got, want)
+				}
 			}
-			if got := c.Sources()["http.token"]; got != "testdata/full.good.yaml:32" {
-				t.Errorf("source of http.token = %q", got)
+			// Every key is set; the other sources are items of lists.
+			for _, f := range fields() {
+				if src[f.key] == "" {
+					t.Errorf("%s is missing from the file", f.key)
+				}
+				delete(src, f.key)
 			}
-			if n := len(c.Sources()); n != len(fields()) {
-				t.Errorf("%d sources, want one per key (%d)", n, len(fields()))
+			for key := range src {
+				if !strings.Contains(key, "[") {
+					t.Errorf("source for %s, which is neither a key nor an item", key)
+				}
+			}
+		}},
+		{"sync-sparse.good.yaml", func(t *testing.T, c Config) {
+			want := Default()
+			want.Sync.Include = []string{"public.orders", "public.*"}
+			want.Sync.Exclude = []string{}
+			want.Sync.Tables = []Table{
+				{Name: "public.items", Transforms: map[string]string{}, Edges: []Edge{}},
+				{Name: "sales.orders", Transforms: map[string]string{}, Key: []string{}},
+			}
+			checkSync(t, c.Sync, want.Sync)
+			assertSame(t, c, want)
+			// An item written "-" then its keys starts on the line of its
+			// first key.
+			if got := c.Sources()["sync.tables[1]"]; got != "testdata/sync-sparse.good.yaml:10" {
+				t.Errorf("source of sync.tables[1] = %q, want the line of its first key", got)
 			}
 		}},
 		{"minimal.good.yaml", func(t *testing.T, c Config) {
@@ -95,8 +140,8 @@ func TestLoadGood(t *testing.T) {
 func TestGoodFilesCovered(t *testing.T) {
 	t.Parallel()
 	files, _ := filepath.Glob("testdata/*.good.yaml")
-	if len(files) != 4 {
-		t.Errorf("%d good files, TestLoadGood checks 4: add the new ones to its table", len(files))
+	if len(files) != 5 {
+		t.Errorf("%d good files, TestLoadGood checks 5: add the new ones to its table", len(files))
 	}
 }
 
@@ -234,6 +279,84 @@ func TestExpand(t *testing.T) {
 		if got != tt.want || msg != tt.msg {
 			t.Errorf("expand(%q) = %q, %q; want %q, %q", tt.in, got, msg, tt.want, tt.msg)
 		}
+	}
+}
+
+// fullSync is the sync section of testdata/full.good.yaml.
+func fullSync() Sync {
+	cols := []string{"id", "customer_id", "email", "card_no"}
+	return Sync{
+		Slot:              "shop_slot_1",
+		Publication:       "shop-pub",
+		Include:           []string{"sales.*", "public.orders", "*.audit_log"},
+		Exclude:           []string{"sales.tmp_*", "public.*_backup"},
+		Schema:            "schemafull",
+		Nulls:             "omit",
+		BatchSize:         250,
+		SnapshotWorkers:   8,
+		SnapshotChunkRows: 100,
+		Heartbeat:         Duration{30 * time.Second},
+		StatusInterval:    Duration{500 * time.Millisecond},
+		DeadLetter:        "ops.dead_letter",
+		Tables: []Table{
+			{
+				Name:           "sales.orders",
+				Target:         "order",
+				Namespace:      "shop",
+				Database:       "sales",
+				Key:            []string{"order_no"},
+				Columns:        cols,
+				ExcludeColumns: []string{"notes"},
+				Transforms:     map[string]string{"email": "hash", "card_no": "mask", "ssn": "drop"},
+				Edges: []Edge{
+					{Columns: []string{"customer_id"}, Name: "billed_to"},
+					{Columns: []string{"ship_country", "ship_zip"}, Name: "ships_to"},
+				},
+			},
+			{Name: "public.customers", Columns: cols, Edges: []Edge{}},
+			{Name: "audit.events", Key: []string{"event_id", "event_time"}},
+		},
+	}
+}
+
+// checkSync compares two sync sections field by field, and each table
+// field by field, so that a difference names the field.
+func checkSync(t *testing.T, got, want Sync) {
+	t.Helper()
+	same := func(name string, g, w any) {
+		t.Helper()
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s = %#v, want %#v", name, g, w)
+		}
+	}
+	same("Slot", got.Slot, want.Slot)
+	same("Publication", got.Publication, want.Publication)
+	same("Include", got.Include, want.Include)
+	same("Exclude", got.Exclude, want.Exclude)
+	same("Schema", got.Schema, want.Schema)
+	same("Nulls", got.Nulls, want.Nulls)
+	same("BatchSize", got.BatchSize, want.BatchSize)
+	same("SnapshotWorkers", got.SnapshotWorkers, want.SnapshotWorkers)
+	same("SnapshotChunkRows", got.SnapshotChunkRows, want.SnapshotChunkRows)
+	same("Heartbeat", got.Heartbeat, want.Heartbeat)
+	same("StatusInterval", got.StatusInterval, want.StatusInterval)
+	same("DeadLetter", got.DeadLetter, want.DeadLetter)
+	if len(got.Tables) != len(want.Tables) {
+		t.Errorf("%d tables, want %d: %+v", len(got.Tables), len(want.Tables), got.Tables)
+		return
+	}
+	for i, w := range want.Tables {
+		g := got.Tables[i]
+		p := fmt.Sprintf("Tables[%d].", i)
+		same(p+"Name", g.Name, w.Name)
+		same(p+"Target", g.Target, w.Target)
+		same(p+"Namespace", g.Namespace, w.Namespace)
+		same(p+"Database", g.Database, w.Database)
+		same(p+"Key", g.Key, w.Key)
+		same(p+"Columns", g.Columns, w.Columns)
+		same(p+"ExcludeColumns", g.ExcludeColumns, w.ExcludeColumns)
+		same(p+"Transforms", g.Transforms, w.Transforms)
+		same(p+"Edges", g.Edges, w.Edges)
 	}
 }
 

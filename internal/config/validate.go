@@ -1,12 +1,15 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,7 +54,140 @@ func (c Config) Validate() error {
 	if v.required("http.listen", c.HTTP.Listen) {
 		v.listenAddr("http.listen", c.HTTP.Listen)
 	}
+
+	v.sync(c.Sync)
 	return errors.Join(v.errs...)
+}
+
+// slotName is PostgreSQL's rule for replication slot names.
+var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+
+// maxIdentBytes is PostgreSQL's limit on a name (NAMEDATALEN - 1).
+const maxIdentBytes = 63
+
+// sync checks the sync section.
+func (v *validator) sync(s Sync) {
+	if !slotName.MatchString(s.Slot) {
+		v.fail("sync.slot", "%q is not a replication slot name: PostgreSQL allows only lower-case letters, digits and _, 1 to 63 of them", s.Slot)
+	}
+	if v.required("sync.publication", s.Publication) && len(s.Publication) > maxIdentBytes {
+		v.fail("sync.publication", "%q is %d bytes long, PostgreSQL names are at most %d", s.Publication, len(s.Publication), maxIdentBytes)
+	}
+	if len(s.Include) == 0 {
+		v.fail("sync.include", "empty, so nothing would be replicated; list patterns such as public.*")
+	}
+	v.patterns("sync.include", s.Include)
+	v.patterns("sync.exclude", s.Exclude)
+	v.oneOf("sync.schema", s.Schema, "schemaless", "schemafull")
+	if s.Nulls == "" {
+		v.fail("sync.nulls", `"" is not one of null, omit (write "null" in quotes: bare, YAML reads it as no value)`)
+	} else {
+		v.oneOf("sync.nulls", s.Nulls, "null", "omit")
+	}
+	v.intRange("sync.batch_size", s.BatchSize, 1, 100000)
+	v.intRange("sync.snapshot_workers", s.SnapshotWorkers, 1, 64)
+	v.intMin("sync.snapshot_chunk_rows", s.SnapshotChunkRows, 100)
+	v.positive("sync.heartbeat", s.Heartbeat)
+	v.positive("sync.status_interval", s.StatusInterval)
+	if s.DeadLetter != "" {
+		v.tableName("sync.dead_letter", s.DeadLetter)
+	}
+
+	first := map[string]string{} // normalised name -> key of its first entry
+	for i, t := range s.Tables {
+		key := fmt.Sprintf("sync.tables[%d]", i)
+		if v.table(key, t) {
+			name := qualify(t.Name)
+			if prev, dup := first[name]; dup {
+				v.fail(key+".name", "table %q is listed twice (first %s)", name, v.where(prev+".name", key+".name"))
+				continue
+			}
+			first[name] = key
+		}
+	}
+}
+
+// patterns checks table patterns such as public.* (see MatchPattern).
+func (v *validator) patterns(key string, patterns []string) {
+	for i, p := range patterns {
+		if _, _, ok := splitName(p); !ok {
+			v.fail(fmt.Sprintf("%s[%d]", key, i),
+				"%q is not a table pattern, write schema.table or table (for public.table), where * matches any characters, e.g. public.* or sales.orders", p)
+		}
+	}
+}
+
+// tableName checks a "schema.table" or "table" name, reporting whether it
+// is good.
+func (v *validator) tableName(key, name string) bool {
+	if _, _, ok := splitName(name); !ok {
+		v.fail(key, "%q is not a table name, write schema.table or table (for public.table)", name)
+		return false
+	}
+	if strings.Contains(name, "*") {
+		v.fail(key, "%q is a pattern, name one table (sync.include and sync.exclude take patterns)", name)
+		return false
+	}
+	return true
+}
+
+// table checks the entry of sync.tables at key, reporting whether its
+// name is good.
+func (v *validator) table(key string, t Table) bool {
+	ok := false
+	if t.Name == "" {
+		v.fail(key+".name", "required, name the PostgreSQL table as schema.table or table")
+	} else {
+		ok = v.tableName(key+".name", t.Name)
+	}
+	v.optionalName(key+".target", t.Target, "to use the PostgreSQL table's name")
+	v.optionalName(key+".namespace", t.Namespace, "to use surreal.namespace")
+	v.optionalName(key+".database", t.Database, "to use surreal.database")
+	v.columns(key+".key", t.Key)
+	v.columns(key+".columns", t.Columns)
+	v.columns(key+".exclude_columns", t.ExcludeColumns)
+	for i, col := range t.ExcludeColumns {
+		if slices.Contains(t.Columns, col) {
+			v.fail(fmt.Sprintf("%s.exclude_columns[%d]", key, i),
+				"%q is also in columns, list it in only one of them", col)
+		}
+	}
+	for _, col := range slices.Sorted(maps.Keys(t.Transforms)) {
+		v.oneOf(key+".transforms."+col, t.Transforms[col], "drop", "mask", "hash")
+	}
+	for i, e := range t.Edges {
+		ekey := fmt.Sprintf("%s.edges[%d]", key, i)
+		if len(e.Columns) == 0 {
+			v.fail(ekey+".columns", "required, list the foreign-key columns of %s", cmp.Or(t.Name, "the table"))
+		}
+		v.columns(ekey+".columns", e.Columns)
+		if strings.TrimSpace(e.Name) == "" {
+			v.fail(ekey+".name", "required, name the edge table, e.g. billed_to")
+		}
+	}
+	return ok
+}
+
+// optionalName checks a name that may be left out but, when given, must
+// not be empty or blank. A file that writes it as "" gave it.
+func (v *validator) optionalName(key, val, leftOut string) {
+	_, given := v.c.sources[key]
+	if (val == "" && given) || (val != "" && strings.TrimSpace(val) == "") {
+		v.fail(key, "%q is empty, leave the key out %s", val, leftOut)
+	}
+}
+
+// columns checks a list of column names: none empty, none twice.
+func (v *validator) columns(key string, cols []string) {
+	for i, col := range cols {
+		ikey := fmt.Sprintf("%s[%d]", key, i)
+		switch {
+		case strings.TrimSpace(col) == "":
+			v.fail(ikey, "%q is not a column name", col)
+		case slices.Index(cols, col) < i:
+			v.fail(ikey, "column %q is listed twice", col)
+		}
+	}
 }
 
 // validator collects the problems Validate finds.
@@ -61,7 +197,48 @@ type validator struct {
 }
 
 func (v *validator) fail(key, format string, args ...any) {
-	v.errs = append(v.errs, &Error{Key: key, Source: v.c.sources[key], Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &Error{Key: key, Source: v.source(key), Msg: fmt.Sprintf(format, args...)})
+}
+
+// source is where the value of key came from. A key the layers did not
+// set, such as a field left out of an item of a list, borrows the source
+// of what holds it: sync.tables[2].name falls back to sync.tables[2], the
+// line of the item.
+func (v *validator) source(key string) string {
+	for key != "" {
+		if src, ok := v.c.sources[key]; ok {
+			return src
+		}
+		key = key[:max(strings.LastIndexAny(key, ".["), 0)]
+	}
+	return ""
+}
+
+// where says where key's value was set, for a message about another key
+// (at other) that clashes with it: "at line 5" when both come from the
+// same file, else the source or, failing that, the key.
+func (v *validator) where(key, other string) string {
+	src, otherSrc := v.source(key), v.source(other)
+	file, line, ok := cutLine(src)
+	if otherFile, _, otherOK := cutLine(otherSrc); ok && otherOK && file == otherFile {
+		return "at line " + line
+	}
+	if src != "" {
+		return "at " + src
+	}
+	return "as " + key
+}
+
+// cutLine splits a "file:line" source.
+func cutLine(src string) (file, line string, ok bool) {
+	i := strings.LastIndexByte(src, ':')
+	if i < 0 {
+		return "", "", false
+	}
+	if _, err := strconv.Atoi(src[i+1:]); err != nil {
+		return "", "", false
+	}
+	return src[:i], src[i+1:], true
 }
 
 // required reports whether val is set, failing if it is not.
@@ -82,6 +259,12 @@ func (v *validator) oneOf(key, val string, allowed ...string) {
 func (v *validator) intRange(key string, val, lo, hi int) {
 	if val < lo || val > hi {
 		v.fail(key, "%d is out of range, use %d..%d", val, lo, hi)
+	}
+}
+
+func (v *validator) intMin(key string, val, lo int) {
+	if val < lo {
+		v.fail(key, "%d is too small, use at least %d", val, lo)
 	}
 }
 

@@ -41,6 +41,48 @@ func TestValidate(t *testing.T) {
 		{"listen any port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:0" }, ""},
 		{"optional files and token", func(c *Config) { c.Surreal.CAFile = "testdata/ca.pem"; c.HTTP.Token = "" }, ""},
 		{"node", func(c *Config) { c.Dev.NodeBin = "" }, "dev.node_bin: required, set it in the config file or PGSURREAL_DEV_NODE_BIN"},
+		{"slot 63", func(c *Config) { c.Sync.Slot = strings.Repeat("a", 63) }, ""},
+		{"slot 64", func(c *Config) { c.Sync.Slot = strings.Repeat("a", 64) },
+			`sync.slot: "` + strings.Repeat("a", 64) + `" is not a replication slot name: PostgreSQL allows only lower-case letters, digits and _, 1 to 63 of them`},
+		{"empty slot", func(c *Config) { c.Sync.Slot = "" },
+			`sync.slot: "" is not a replication slot name: PostgreSQL allows only lower-case letters, digits and _, 1 to 63 of them`},
+		{"empty publication", func(c *Config) { c.Sync.Publication = "" },
+			"sync.publication: required, set it in the config file or PGSURREAL_SYNC_PUBLICATION"},
+		{"publication 63 bytes", func(c *Config) { c.Sync.Publication = strings.Repeat("é", 31) + "x" }, ""},
+		{"publication 64 bytes", func(c *Config) { c.Sync.Publication = strings.Repeat("é", 32) },
+			`sync.publication: "` + strings.Repeat("é", 32) + `" is 64 bytes long, PostgreSQL names are at most 63`},
+		{"nil include", func(c *Config) { c.Sync.Include = nil },
+			"sync.include: empty, so nothing would be replicated; list patterns such as public.*"},
+		{"bare names accepted unnormalised", func(c *Config) {
+			c.Sync.Include = []string{"orders", "*"}
+			c.Sync.DeadLetter = "dead"
+			c.Sync.Tables = []Table{{Name: "orders"}}
+		}, ""},
+		{"schemafull omit", func(c *Config) { c.Sync.Schema = "schemafull"; c.Sync.Nulls = "omit" }, ""},
+		{"nulls", func(c *Config) { c.Sync.Nulls = "NULL" }, `sync.nulls: "NULL" is not one of null, omit`},
+		{"batch max", func(c *Config) { c.Sync.BatchSize = 100001 }, "sync.batch_size: 100001 is out of range, use 1..100000"},
+		{"workers", func(c *Config) { c.Sync.SnapshotWorkers = 0 }, "sync.snapshot_workers: 0 is out of range, use 1..64"},
+		{"chunk rows", func(c *Config) { c.Sync.SnapshotChunkRows = 100 }, ""},
+		{"dead letter pattern", func(c *Config) { c.Sync.DeadLetter = "ops.*" },
+			`sync.dead_letter: "ops.*" is a pattern, name one table (sync.include and sync.exclude take patterns)`},
+		{"duplicate tables without sources", func(c *Config) {
+			c.Sync.Tables = []Table{{Name: "orders"}, {Name: "sales.orders"}, {Name: "public.orders"}}
+		}, `sync.tables[2].name: table "public.orders" is listed twice (first as sync.tables[0].name)`},
+		{"blank overrides", func(c *Config) {
+			c.Sync.Tables = []Table{{Name: "a", Target: " ", Database: "\t"}}
+		}, `sync.tables[0].target: " " is empty, leave the key out to use the PostgreSQL table's name` + "\n" +
+			`sync.tables[0].database: "\t" is empty, leave the key out to use surreal.database`},
+		{"transform", func(c *Config) {
+			c.Sync.Tables = []Table{{Name: "a", Transforms: map[string]string{"x": "hash", "b": "Mask", "a": "drop"}}}
+		}, `sync.tables[0].transforms.b: "Mask" is not one of drop, mask, hash`},
+		{"empty key column", func(c *Config) {
+			c.Sync.Tables = []Table{{Name: "a", Key: []string{"id", " "}}}
+		}, `sync.tables[0].key[1]: " " is not a column name`},
+		{"edge", func(c *Config) {
+			c.Sync.Tables = []Table{{Name: "a", Edges: []Edge{{Name: "e"}, {Columns: []string{"x", "x"}, Name: " "}}}}
+		}, "sync.tables[0].edges[0].columns: required, list the foreign-key columns of a\n" +
+			`sync.tables[0].edges[1].columns[1]: column "x" is listed twice` + "\n" +
+			"sync.tables[0].edges[1].name: required, name the edge table, e.g. billed_to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,12 +124,14 @@ func TestValidateZero(t *testing.T) {
 		}
 		keys[ce.Key] = true
 	}
-	for _, k := range []string{"log.level", "postgres.host", "postgres.port", "surreal.url", "surreal.timeout", "dev.dir", "http.listen"} {
+	for _, k := range []string{"log.level", "postgres.host", "postgres.port", "surreal.url", "surreal.timeout", "dev.dir", "http.listen",
+		"sync.slot", "sync.publication", "sync.include", "sync.nulls", "sync.batch_size", "sync.heartbeat"} {
 		if !keys[k] {
 			t.Errorf("no error for %s in:\n%v", k, err)
 		}
 	}
-	if strings.Contains(err.Error(), "http.token") || strings.Contains(err.Error(), "postgres.password") {
+	if strings.Contains(err.Error(), "http.token") || strings.Contains(err.Error(), "postgres.password") ||
+		strings.Contains(err.Error(), "sync.dead_letter") || strings.Contains(err.Error(), "sync.tables") {
 		t.Errorf("optional keys reported:\n%v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsurreal/pgsurreal/internal/cdc"
 )
 
 // Querier is what catalog reads need: a *pgx.Conn, a pool or a pgx.Tx.
@@ -12,61 +14,20 @@ type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// Table is a PostgreSQL table as pgsurreal replicates it.
-type Table struct {
-	OID    uint32
-	Schema string
-	Name   string
-	// Columns in attribute order, dropped columns left out.
-	Columns []Column
-	// PrimaryKey lists the primary key's columns in key order.
-	PrimaryKey []string
-	// ReplicaIdentity is 'd' (default: the primary key), 'f' (full),
-	// 'i' (an index) or 'n' (nothing).
-	ReplicaIdentity byte
-	ForeignKeys     []ForeignKey
-	// Unique lists unique constraints and unique indexes (not the primary key).
-	Unique [][]string
-	// EstimatedRows is pg_class.reltuples, for progress and chunking.
-	EstimatedRows int64
-}
+// Table is a source table (see cdc.Table).
+type Table = cdc.Table
 
-// Column is one table column.
-type Column struct {
-	Name     string
-	Num      int16
-	TypeOID  uint32
-	TypeName string // format_type, e.g. "numeric(10,2)"
-	NotNull  bool
-}
+// Column is a column of a Table.
+type Column = cdc.TableColumn
 
-// ForeignKey is a foreign-key constraint of a table.
-type ForeignKey struct {
-	Name       string
-	Columns    []string
-	RefSchema  string
-	RefTable   string
-	RefColumns []string
-}
-
-// QualifiedName is schema.name for messages.
-func (t *Table) QualifiedName() string { return t.Schema + "." + t.Name }
-
-// Column returns the column with the given name.
-func (t *Table) Column(name string) (Column, bool) {
-	for _, c := range t.Columns {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return Column{}, false
-}
+// ForeignKey is a foreign key of a Table.
+type ForeignKey = cdc.ForeignKey
 
 // ListTables returns the ordinary and partitioned tables of the given
 // schemas (every non-system schema when schemas is empty).
 func ListTables(ctx context.Context, q Querier, schemas []string) ([]*Table, error) {
 	rows, err := q.Query(ctx, `
-SELECT c.oid, n.nspname, c.relname, c.relreplident, GREATEST(c.reltuples, 0)::int8
+SELECT c.oid, n.nspname, c.relname, c.relreplident, GREATEST(c.reltuples, 0)::int8, c.relpages::int8
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
@@ -80,7 +41,7 @@ ORDER BY n.nspname, c.relname`, schemas)
 	for rows.Next() {
 		t := &Table{}
 		var ident string
-		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &ident, &t.EstimatedRows); err != nil {
+		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &ident, &t.EstimatedRows, &t.Pages); err != nil {
 			return nil, err
 		}
 		if ident != "" {

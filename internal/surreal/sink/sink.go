@@ -1,0 +1,298 @@
+// Package sink applies mapped row changes to SurrealDB. Each call applies
+// its writes and the replication position they bring the target to in one
+// SurrealDB transaction, so after a crash the stored position says exactly
+// which source transactions are already in SurrealDB (an exactly-once
+// effect across restarts).
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	surrealdb "github.com/surrealdb/surrealdb.go"
+
+	"github.com/pgsurreal/pgsurreal/internal/config"
+	"github.com/pgsurreal/pgsurreal/internal/mapping"
+	"github.com/pgsurreal/pgsurreal/internal/surreal"
+)
+
+// PositionTable holds one record per replication slot: its position.
+const PositionTable = "_pgsurreal_position"
+
+// Position is what the sink stores about a slot.
+type Position struct {
+	// Phase is "snapshot" while the initial copy runs, then "streaming".
+	Phase string `json:"phase"`
+	// LSN is the End of the last source transaction applied.
+	LSN int64 `json:"lsn"`
+}
+
+// Sink writes to one SurrealDB server over its own connection.
+//
+// Lifecycle: Open connects; on a connection error Apply returns an error
+// that IsRetryable reports true for, and the caller calls Reconnect before
+// retrying. Query errors (a value or statement SurrealDB rejects) are
+// *ApplyError and not retryable.
+type Sink struct {
+	cfg  config.Surreal
+	slot string
+	log  *slog.Logger
+	cl   *surreal.Client
+	tx   *surrealdb.Transaction // open interactive transaction (large source txns)
+}
+
+// Open connects the sink.
+func Open(ctx context.Context, cfg config.Surreal, slot string, log *slog.Logger) (*Sink, error) {
+	s := &Sink{cfg: cfg, slot: slot, log: log}
+	return s, s.Reconnect(ctx)
+}
+
+// Reconnect replaces the connection (after a connection error).
+func (s *Sink) Reconnect(ctx context.Context) error {
+	if s.cl != nil {
+		_ = s.cl.Close(ctx)
+		s.cl = nil
+	}
+	s.tx = nil
+	cl, err := surreal.Connect(ctx, s.cfg, s.log)
+	if err != nil {
+		return &retryable{err}
+	}
+	s.cl = cl
+	return nil
+}
+
+// Close closes the connection.
+func (s *Sink) Close(ctx context.Context) error {
+	if s.cl == nil {
+		return nil
+	}
+	return s.cl.Close(ctx)
+}
+
+// Client exposes the connection for reads (verification, tests).
+func (s *Sink) Client() *surreal.Client { return s.cl }
+
+// ReadPosition returns the stored position of the slot, or nil.
+func (s *Sink) ReadPosition(ctx context.Context) (*Position, error) {
+	res, err := surrealdb.Query[[]Position](ctx, s.cl.DB,
+		"SELECT phase, lsn FROM type::record($t, $slot)", map[string]any{"t": PositionTable, "slot": s.slot})
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return nil, nil
+		}
+		return nil, classify(nil, err, nil)
+	}
+	if len(*res) == 0 || len((*res)[0].Result) == 0 {
+		return nil, nil
+	}
+	p := (*res)[0].Result[0]
+	return &p, nil
+}
+
+// Apply writes ws and stores pos in one transaction. When an interactive
+// transaction is open (Begin), the writes and the position join it and
+// Apply commits it.
+func (s *Sink) Apply(ctx context.Context, ws []mapping.Write, pos Position) error {
+	var b builder
+	if s.tx == nil {
+		b.sql.WriteString("BEGIN;\n")
+	}
+	for i := range ws {
+		b.write(&ws[i], s.cfg)
+	}
+	b.position(s.slot, pos)
+	if s.tx == nil {
+		b.sql.WriteString("COMMIT;\n")
+		res, err := surrealdb.Query[any](ctx, s.cl.DB, b.sql.String(), b.vars)
+		return classify(res, err, b.sources)
+	}
+	if res, err := surrealdb.Query[any](ctx, s.tx, b.sql.String(), b.vars); err != nil {
+		s.cancel(ctx)
+		return classify(res, err, b.sources)
+	}
+	tx := s.tx
+	s.tx = nil
+	if err := tx.Commit(ctx); err != nil {
+		return classify(nil, err, nil)
+	}
+	return nil
+}
+
+// ApplyPart writes one part of a large source transaction inside an
+// interactive SurrealDB transaction, opening it on the first part. The
+// final part goes through Apply, which commits.
+func (s *Sink) ApplyPart(ctx context.Context, ws []mapping.Write) error {
+	if s.tx == nil {
+		tx, err := s.cl.DB.Begin(ctx)
+		if err != nil {
+			return classify(nil, err, nil)
+		}
+		s.tx = tx
+	}
+	var b builder
+	for i := range ws {
+		b.write(&ws[i], s.cfg)
+	}
+	if b.sql.Len() == 0 {
+		return nil
+	}
+	if res, err := surrealdb.Query[any](ctx, s.tx, b.sql.String(), b.vars); err != nil {
+		s.cancel(ctx)
+		return classify(res, err, b.sources)
+	}
+	return nil
+}
+
+// Abort discards an open interactive transaction (before a retry).
+func (s *Sink) Abort(ctx context.Context) { s.cancel(ctx) }
+
+func (s *Sink) cancel(ctx context.Context) {
+	if s.tx != nil {
+		_ = s.tx.Cancel(ctx)
+		s.tx = nil
+	}
+}
+
+// Exec runs statements in one transaction (schema setup, clearing tables).
+func (s *Sink) Exec(ctx context.Context, sql string, vars map[string]any) error {
+	res, err := surrealdb.Query[any](ctx, s.cl.DB, sql, vars)
+	return classify(res, err, nil)
+}
+
+// builder renders writes as SurrealQL with every value a parameter.
+type builder struct {
+	sql     strings.Builder
+	vars    map[string]any
+	sources []string // per statement, for errors
+	n       int
+}
+
+func (b *builder) param(v any) string {
+	if b.vars == nil {
+		b.vars = map[string]any{}
+	}
+	name := "p" + strconv.Itoa(b.n)
+	b.n++
+	b.vars[name] = v
+	return "$" + name
+}
+
+func (b *builder) stmt(source, format string, args ...any) {
+	fmt.Fprintf(&b.sql, format, args...)
+	b.sql.WriteString(";\n")
+	b.sources = append(b.sources, source)
+}
+
+func (b *builder) write(w *mapping.Write, def config.Surreal) {
+	switched := w.Namespace != "" || w.Database != ""
+	if switched {
+		b.stmt(w.Source, "USE NS %s DB %s", surreal.Ident(or(w.Namespace, def.Namespace)), surreal.Ident(or(w.Database, def.Database)))
+	}
+	tb := surreal.Ident(w.Table)
+	switch w.Kind {
+	case mapping.Upsert:
+		b.stmt(w.Source, "UPSERT type::record(%s, %s) CONTENT %s RETURN NONE", b.param(w.Table), b.param(w.ID), b.param(w.Doc))
+	case mapping.Merge:
+		b.stmt(w.Source, "UPSERT type::record(%s, %s) MERGE %s RETURN NONE", b.param(w.Table), b.param(w.ID), b.param(w.Doc))
+	case mapping.Delete:
+		b.stmt(w.Source, "DELETE type::record(%s, %s) RETURN NONE", b.param(w.Table), b.param(w.ID))
+	case mapping.DeleteTable:
+		b.stmt(w.Source, "DELETE %s RETURN NONE", tb)
+	case mapping.Relate:
+		id := b.param(w.ID)
+		t := b.param(w.Table)
+		b.stmt(w.Source, "DELETE type::record(%s, %s) RETURN NONE", t, id)
+		b.stmt(w.Source, "RELATE %s->(type::record(%s, %s))->%s CONTENT %s RETURN NONE", b.param(w.In), t, id, b.param(w.Out), b.param(w.Doc))
+	case mapping.DeleteEdgesFrom:
+		b.stmt(w.Source, "DELETE %s WHERE record::tb(in) = %s RETURN NONE", tb, b.param(w.FromTable))
+	}
+	if switched {
+		b.stmt(w.Source, "USE NS %s DB %s", surreal.Ident(def.Namespace), surreal.Ident(def.Database))
+	}
+}
+
+func (b *builder) position(slot string, pos Position) {
+	b.stmt("the replication position", "UPSERT type::record(%s, %s) CONTENT %s RETURN NONE",
+		b.param(PositionTable), b.param(slot), b.param(map[string]any{"phase": pos.Phase, "lsn": pos.LSN}))
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// ApplyError is a change SurrealDB refused: retrying cannot help.
+type ApplyError struct {
+	Source string // the PostgreSQL row, e.g. "public.orders key (7)"
+	Msg    string
+}
+
+func (e *ApplyError) Error() string {
+	if e.Source == "" {
+		return "SurrealDB refused the write: " + e.Msg
+	}
+	return fmt.Sprintf("SurrealDB refused the change to %s: %s", e.Source, e.Msg)
+}
+
+type retryable struct{ err error }
+
+func (r *retryable) Error() string { return r.err.Error() }
+func (r *retryable) Unwrap() error { return r.err }
+
+// IsRetryable reports whether err is a connection problem or a
+// transaction conflict, which a retry (after Reconnect) can fix.
+func IsRetryable(err error) bool {
+	var r *retryable
+	return errors.As(err, &r)
+}
+
+// failedTxn is SurrealDB's message for the statements of a transaction
+// that did not run because another statement failed.
+const failedTxn = "not executed due to a failed transaction"
+
+// classify turns an SDK error into *ApplyError (naming the row whose
+// statement failed) or a retryable error.
+func classify(res *[]surrealdb.QueryResult[any], err error, sources []string) error {
+	if err == nil {
+		return nil
+	}
+	var qe *surrealdb.QueryError
+	if errors.As(err, &qe) {
+		if res != nil {
+			for i, r := range *res {
+				if r.Error == nil || strings.Contains(r.Error.Message, failedTxn) {
+					continue
+				}
+				if isConflict(r.Error.Message) {
+					return &retryable{err}
+				}
+				src := ""
+				if i < len(sources) {
+					src = sources[i]
+				}
+				return &ApplyError{Source: src, Msg: r.Error.Message}
+			}
+		}
+		if isConflict(err.Error()) {
+			return &retryable{err}
+		}
+		return &ApplyError{Msg: err.Error()}
+	}
+	var re *surrealdb.RPCError
+	if errors.As(err, &re) && strings.Contains(re.Message, "Parse error") {
+		return &ApplyError{Msg: re.Message}
+	}
+	return &retryable{err}
+}
+
+func isConflict(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "conflict") || strings.Contains(m, "can be retried")
+}

@@ -1,0 +1,104 @@
+package sync
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pgsurreal/pgsurreal/internal/cdc"
+)
+
+// Metrics are the pipeline's Prometheus metrics.
+type Metrics struct {
+	Changes          *prometheus.CounterVec
+	Transactions     prometheus.Counter
+	ApplySeconds     prometheus.Histogram
+	BatchChanges     prometheus.Histogram
+	LagBytes         prometheus.Gauge
+	LagSeconds       prometheus.Gauge
+	Position         prometheus.Gauge
+	SlotRetainedWAL  prometheus.Gauge
+	Errors           *prometheus.CounterVec
+	DeadLetters      prometheus.Counter
+	SnapshotRows     *prometheus.CounterVec
+	SnapshotEstimate *prometheus.GaugeVec
+}
+
+// NewMetrics creates the metrics and registers them with reg (none when
+// reg is nil, as in tests that do not look at them).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgsurreal_sync_changes_total", Help: "Row changes applied to SurrealDB, by source table and operation.",
+		}, []string{"table", "op"}),
+		Transactions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pgsurreal_sync_transactions_total", Help: "Source transactions applied to SurrealDB.",
+		}),
+		ApplySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pgsurreal_sync_apply_duration_seconds", Help: "Time to apply one group of transactions to SurrealDB.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		BatchChanges: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pgsurreal_sync_batch_changes", Help: "Row changes per SurrealDB transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 16),
+		}),
+		LagBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pgsurreal_sync_lag_bytes", Help: "WAL received from PostgreSQL but not yet applied to SurrealDB.",
+		}),
+		LagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pgsurreal_sync_lag_seconds", Help: "Age of the last applied source transaction when it was applied.",
+		}),
+		Position: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pgsurreal_sync_position_lsn", Help: "The PostgreSQL LSN SurrealDB is replicated up to.",
+		}),
+		SlotRetainedWAL: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pgsurreal_sync_slot_retained_wal_bytes", Help: "WAL the replication slot keeps on the PostgreSQL server.",
+		}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgsurreal_sync_errors_total", Help: "Pipeline errors: retryable (reconnected) or fatal (stopped).",
+		}, []string{"kind"}),
+		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pgsurreal_sync_dead_letters_total", Help: "Changes SurrealDB refused that were parked in the dead-letter table.",
+		}),
+		SnapshotRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgsurreal_sync_snapshot_rows_total", Help: "Rows copied by the snapshot, by table.",
+		}, []string{"table"}),
+		SnapshotEstimate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pgsurreal_sync_snapshot_rows_estimated", Help: "Estimated rows of each table being snapshotted.",
+		}, []string{"table"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.BatchChanges, m.LagBytes, m.LagSeconds,
+			m.Position, m.SlotRetainedWAL, m.Errors, m.DeadLetters, m.SnapshotRows, m.SnapshotEstimate)
+	}
+	return m
+}
+
+func (m *Metrics) countChange(ch cdc.Change) {
+	if ch.Op == cdc.OpTruncate {
+		for _, r := range ch.Truncated {
+			m.Changes.WithLabelValues(r.QualifiedName(), "truncate").Inc()
+		}
+		return
+	}
+	m.Changes.WithLabelValues(ch.Rel.QualifiedName(), ch.Op.String()).Inc()
+}
+
+// watchSlot samples how much WAL the slot retains every 5 seconds.
+func (p *Pipeline) watchSlot(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		var retained int64
+		err := p.pool.QueryRow(ctx, "SELECT COALESCE(pg_current_wal_lsn() - restart_lsn, 0)::int8 FROM pg_replication_slots WHERE slot_name = $1", p.o.Sync.Slot).Scan(&retained)
+		if err == nil {
+			p.o.Metrics.SlotRetainedWAL.Set(float64(retained))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,259 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgsurreal/pgsurreal/internal/cdc"
+	"github.com/pgsurreal/pgsurreal/internal/mapping"
+	"github.com/pgsurreal/pgsurreal/internal/postgres/logrepl"
+	"github.com/pgsurreal/pgsurreal/internal/surreal/sink"
+)
+
+// streamLoop streams from `from` until ctx ends, reconnecting after
+// connection errors. After a reconnect it resumes from the position
+// stored in SurrealDB, the only authority on what has been applied.
+func (p *Pipeline) streamLoop(ctx context.Context, from cdc.LSN) error {
+	hctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go logrepl.Heartbeat(hctx, p.pool, p.o.Sync.Heartbeat.Duration, p.log)
+	go p.watchSlot(hctx)
+	backoff := 200 * time.Millisecond
+	for {
+		started := time.Now()
+		err := p.streamOnce(ctx, from)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !isRetryable(err) {
+			p.o.Metrics.Errors.WithLabelValues("fatal").Inc()
+			return err
+		}
+		p.o.Metrics.Errors.WithLabelValues("retryable").Inc()
+		if time.Since(started) > time.Minute {
+			backoff = 200 * time.Millisecond
+		}
+		p.log.Warn("replication interrupted; reconnecting", "err", err, "in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+		err = retry(ctx, p.log, "reconnecting to SurrealDB", func() error {
+			if err := p.sink.Reconnect(ctx); err != nil {
+				return err
+			}
+			pos, err := p.sink.ReadPosition(ctx)
+			if err != nil {
+				return err
+			}
+			if pos == nil || pos.Phase != PhaseStreaming {
+				return &PermanentError{errors.New("the stored replication position disappeared from SurrealDB while streaming: run `pgsurreal sync --resync`")}
+			}
+			from = cdc.LSN(pos.LSN)
+			return nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// streamOnce runs one replication connection until it fails.
+func (p *Pipeline) streamOnce(ctx context.Context, from cdc.LSN) error {
+	repl, err := logrepl.ReplicationConn(ctx, p.o.Postgres)
+	if err != nil {
+		return err
+	}
+	defer repl.Close(context.WithoutCancel(ctx))
+	st := logrepl.NewStream(repl, p.o.Sync.Slot, p.o.Sync.Publication, p.log)
+	st.StatusInterval = p.o.Sync.StatusInterval.Duration
+	st.MaxPart = max(p.o.Sync.BatchSize, 100)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	txns := make(chan cdc.Txn, 256)
+	errc := make(chan error, 1)
+	go func() { errc <- st.Run(sctx, from, txns) }()
+	a := &applier{p: p, st: st, in: txns, mapper: mapping.NewMapper(p.shapes, p.loadTypes(ctx))}
+	err = a.run(sctx, errc)
+	cancel()
+	if runErr := <-errc; err == nil {
+		err = runErr
+	}
+	p.sink.Abort(context.WithoutCancel(ctx))
+	return err
+}
+
+func (p *Pipeline) loadTypes(ctx context.Context) mapping.TypeLoader {
+	return func(oids []uint32) (map[uint32]*mapping.Type, error) {
+		return mapping.LoadTypes(ctx, p.pool, oids)
+	}
+}
+
+// applier groups decoded transactions and applies them in order.
+type applier struct {
+	p       *Pipeline
+	st      *logrepl.Stream
+	in      <-chan cdc.Txn
+	mapper  *mapping.Mapper
+	pending *cdc.Txn
+}
+
+func (a *applier) next(ctx context.Context, errc <-chan error) (cdc.Txn, error) {
+	if a.pending != nil {
+		t := *a.pending
+		a.pending = nil
+		return t, nil
+	}
+	select {
+	case t := <-a.in:
+		return t, nil
+	case err := <-errc:
+		if err == nil {
+			err = ctx.Err()
+		}
+		return cdc.Txn{}, err
+	case <-ctx.Done():
+		return cdc.Txn{}, ctx.Err()
+	}
+}
+
+func (a *applier) run(ctx context.Context, errc <-chan error) error {
+	batch := a.p.o.Sync.BatchSize
+	for {
+		t, err := a.next(ctx, errc)
+		if err != nil {
+			return err
+		}
+		if !t.Final {
+			if err := a.applyLarge(ctx, t, errc); err != nil {
+				return err
+			}
+			continue
+		}
+		group := []cdc.Txn{t}
+		changes := len(t.Changes)
+	drain:
+		for changes < batch {
+			select {
+			case u := <-a.in:
+				if !u.Final {
+					a.pending = &u
+					break drain
+				}
+				group = append(group, u)
+				changes += len(u.Changes)
+			default:
+				break drain
+			}
+		}
+		if err := a.apply(ctx, group); err != nil {
+			return err
+		}
+	}
+}
+
+// apply writes a group of whole transactions in one SurrealDB transaction.
+func (a *applier) apply(ctx context.Context, group []cdc.Txn) error {
+	var writes []mapping.Write
+	changes := 0
+	for _, t := range group {
+		ws, err := a.writes(t)
+		if err != nil {
+			return err
+		}
+		writes = append(writes, ws...)
+		changes += len(t.Changes)
+	}
+	last := group[len(group)-1]
+	start := time.Now()
+	if err := a.p.sink.Apply(ctx, writes, sink.Position{Phase: PhaseStreaming, LSN: int64(last.End)}); err != nil {
+		return a.deadLetterOr(ctx, group, err)
+	}
+	a.done(group, changes, start)
+	return nil
+}
+
+// applyLarge applies a transaction that arrives in parts inside one
+// interactive SurrealDB transaction, committed with the final part.
+func (a *applier) applyLarge(ctx context.Context, t cdc.Txn, errc <-chan error) error {
+	start := time.Now()
+	changes := 0
+	for !t.Final {
+		ws, err := a.writes(t)
+		if err != nil {
+			return err
+		}
+		if err := a.p.sink.ApplyPart(ctx, ws); err != nil {
+			return err
+		}
+		changes += len(t.Changes)
+		if t, err = a.next(ctx, errc); err != nil {
+			return err
+		}
+	}
+	ws, err := a.writes(t)
+	if err != nil {
+		return err
+	}
+	if err := a.p.sink.Apply(ctx, ws, sink.Position{Phase: PhaseStreaming, LSN: int64(t.End)}); err != nil {
+		return err
+	}
+	a.done([]cdc.Txn{t}, changes+len(t.Changes), start)
+	return nil
+}
+
+func (a *applier) writes(t cdc.Txn) ([]mapping.Write, error) {
+	var out []mapping.Write
+	for _, ch := range t.Changes {
+		ws, err := a.mapper.Writes(ch)
+		if err != nil {
+			return nil, &PermanentError{err}
+		}
+		out = append(out, ws...)
+		a.p.o.Metrics.countChange(ch)
+	}
+	return out, nil
+}
+
+// done confirms the group to PostgreSQL and records metrics.
+func (a *applier) done(group []cdc.Txn, changes int, start time.Time) {
+	last := group[len(group)-1]
+	a.st.Ack(last.End)
+	m := a.p.o.Metrics
+	m.ApplySeconds.Observe(time.Since(start).Seconds())
+	m.BatchChanges.Observe(float64(changes))
+	m.Transactions.Add(float64(len(group)))
+	m.Position.Set(float64(last.End))
+	if !last.CommitTime.IsZero() {
+		m.LagSeconds.Set(max(0, time.Since(last.CommitTime).Seconds()))
+	}
+	m.LagBytes.Set(float64(max(0, int64(a.st.Received())-int64(last.End))))
+}
+
+// isConnError recognises a lost or refused connection.
+func isConnError(err error) bool {
+	var ne net.Error
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), pgconn.SafeToRetry(err):
+		return true
+	case errors.As(err, &pe):
+		// admin_shutdown, crash_shutdown, cannot_connect_now
+		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection reset") ||
+		strings.Contains(msg, "broken pipe") || strings.Contains(msg, "unexpected EOF") ||
+		strings.Contains(msg, "receiving from slot")
+}

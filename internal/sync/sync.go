@@ -1,0 +1,215 @@
+// Package sync is the PostgreSQL -> SurrealDB pipeline: a consistent
+// snapshot under a slot's exported snapshot, then the slot's change stream,
+// mapped to SurrealDB writes and applied in commit order, each source
+// transaction atomically, with the replication position stored in the
+// same SurrealDB transaction as the data it covers. PostgreSQL is told a
+// position only after SurrealDB has it, so a crash at any instant loses
+// nothing and applies nothing twice.
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgsurreal/pgsurreal/internal/cdc"
+	"github.com/pgsurreal/pgsurreal/internal/config"
+	"github.com/pgsurreal/pgsurreal/internal/mapping"
+	"github.com/pgsurreal/pgsurreal/internal/postgres"
+	"github.com/pgsurreal/pgsurreal/internal/postgres/logrepl"
+	"github.com/pgsurreal/pgsurreal/internal/surreal/sink"
+)
+
+// Options configure a pipeline.
+type Options struct {
+	Postgres config.Postgres
+	Surreal  config.Surreal
+	Sync     config.Sync
+	Log      *slog.Logger
+	// Resync drops the slot and the stored position and starts over with
+	// a new snapshot (the explicit remedy for a lost slot or target).
+	Resync bool
+	// Progress, when set, receives snapshot progress (a terminal bar).
+	Progress ProgressFunc
+	// Metrics, when set, is updated as the pipeline runs.
+	Metrics *Metrics
+}
+
+// Phases stored with the position.
+const (
+	PhaseSnapshot  = "snapshot"
+	PhaseStreaming = "streaming"
+)
+
+// Pipeline is one running replication.
+type Pipeline struct {
+	o      Options
+	log    *slog.Logger
+	pool   *pgxpool.Pool
+	shapes map[string]*mapping.Shape
+	tables []*cdc.Table
+	sink   *sink.Sink
+}
+
+// Run replicates until ctx ends. It snapshots first when there is no
+// stored position, then streams, reconnecting to either database after
+// connection errors. It returns nil when ctx ends, and an error for
+// anything a retry cannot fix (a rejected value, a lost slot).
+func Run(ctx context.Context, o Options) error {
+	p, err := open(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	lsn, err := p.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	return p.streamLoop(ctx, lsn)
+}
+
+func open(ctx context.Context, o Options) (*Pipeline, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	pool, err := postgres.Connect(ctx, o.Postgres)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{o: o, log: o.Log, pool: pool}
+	if p.tables, err = selectTables(ctx, pool, o.Sync); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	opts := tableOptions(o.Sync)
+	if err := checkIdentity(p.tables, opts); err != nil {
+		pool.Close()
+		return nil, &PermanentError{err}
+	}
+	if p.shapes, err = mapping.BuildShapes(p.tables, opts, o.Sync.Nulls == "omit"); err != nil {
+		pool.Close()
+		return nil, &PermanentError{err}
+	}
+	if p.sink, err = p.openSink(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// openSink connects the sink, waiting for SurrealDB to come up.
+func (p *Pipeline) openSink(ctx context.Context) (*sink.Sink, error) {
+	var s *sink.Sink
+	err := retry(ctx, p.log, "connecting to SurrealDB", func() error {
+		var err error
+		s, err = sink.Open(ctx, p.o.Surreal, p.o.Sync.Slot, p.log)
+		return err
+	})
+	return s, err
+}
+
+func (p *Pipeline) close() {
+	if p.sink != nil {
+		_ = p.sink.Close(context.Background())
+	}
+	p.pool.Close()
+}
+
+// PermanentError is a failure no retry can fix: the pipeline stops.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// prepare reconciles the stored position with the slot and snapshots when
+// needed. It returns the position to stream from.
+func (p *Pipeline) prepare(ctx context.Context) (cdc.LSN, error) {
+	slotName := p.o.Sync.Slot
+	if p.o.Resync {
+		if err := p.dropSlot(ctx); err != nil {
+			return 0, err
+		}
+		p.log.Warn("resync requested: dropped the slot; snapshotting again", "slot", slotName)
+		return p.snapshot(ctx)
+	}
+	pos, err := p.sink.ReadPosition(ctx)
+	if err != nil {
+		return 0, err
+	}
+	slot, err := logrepl.Slot(ctx, p.pool, slotName)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case pos == nil && !slot.Exists:
+		return p.snapshot(ctx)
+	case pos == nil && slot.Exists:
+		return 0, &PermanentError{fmt.Errorf("replication slot %q exists but SurrealDB (namespace %q, database %q) holds no position for it: the target was wiped or belongs to another pgsurreal; run `pgsurreal sync --resync` to drop the slot and copy everything again, or set sync.slot to another name", slotName, p.o.Surreal.Namespace, p.o.Surreal.Database)}
+	case pos.Phase == PhaseSnapshot:
+		p.log.Warn("the previous snapshot did not finish; starting it again from scratch", "slot", slotName)
+		if err := p.dropSlot(ctx); err != nil {
+			return 0, err
+		}
+		return p.snapshot(ctx)
+	case !slot.Exists:
+		return 0, &PermanentError{fmt.Errorf("replication slot %q is gone but SurrealDB was replicated up to %s: changes since then are lost to the stream; run `pgsurreal sync --resync` to copy everything again", slotName, cdc.LSN(pos.LSN))}
+	case cdc.LSN(pos.LSN) < slot.ConfirmedFlushLSN:
+		return 0, &PermanentError{fmt.Errorf("replication slot %q was confirmed up to %s but SurrealDB only has changes up to %s: another consumer advanced the slot or SurrealDB was restored from an older backup; run `pgsurreal sync --resync`", slotName, slot.ConfirmedFlushLSN, cdc.LSN(pos.LSN))}
+	}
+	p.log.Info("resuming replication", "slot", slotName, "position", cdc.LSN(pos.LSN).String(), "slot_confirmed", slot.ConfirmedFlushLSN.String())
+	return cdc.LSN(pos.LSN), nil
+}
+
+func (p *Pipeline) dropSlot(ctx context.Context) error {
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	return logrepl.DropSlot(ctx, conn.Conn(), p.o.Sync.Slot)
+}
+
+// retry runs f until it succeeds, ctx ends, or it fails with an error
+// that is not retryable, backing off from 200ms to 10s.
+func retry(ctx context.Context, log *slog.Logger, what string, f func() error) error {
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil {
+			if attempt > 1 {
+				log.Info("recovered", "what", what, "attempts", attempt)
+			}
+			return nil
+		}
+		if !isRetryable(err) {
+			return err
+		}
+		log.Warn("retrying", "what", what, "attempt", attempt, "in", backoff.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+func isRetryable(err error) bool {
+	var perm *PermanentError
+	var apply *sink.ApplyError
+	var cfgErr *postgres.ConnectError
+	switch {
+	case errors.As(err, &perm), errors.As(err, &apply):
+		return false
+	case errors.As(err, &cfgErr):
+		return true
+	}
+	return sink.IsRetryable(err) || isConnError(err)
+}

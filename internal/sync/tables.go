@@ -1,0 +1,74 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pgsurreal/pgsurreal/internal/cdc"
+	"github.com/pgsurreal/pgsurreal/internal/config"
+	"github.com/pgsurreal/pgsurreal/internal/mapping"
+	"github.com/pgsurreal/pgsurreal/internal/postgres"
+)
+
+// selectTables lists the tables sync.include/exclude choose.
+func selectTables(ctx context.Context, q postgres.Querier, sc config.Sync) ([]*cdc.Table, error) {
+	all, err := postgres.ListTables(ctx, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []*cdc.Table
+	for _, t := range all {
+		if t.Schema == "pgsurreal" { // pgsurreal's own tables (dead letters, logs)
+			continue
+		}
+		in := slices.ContainsFunc(sc.Include, func(p string) bool { return config.MatchPattern(p, t.Schema, t.Name) })
+		ex := slices.ContainsFunc(sc.Exclude, func(p string) bool { return config.MatchPattern(p, t.Schema, t.Name) })
+		if in && !ex {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no table matches sync.include %v (minus sync.exclude %v): check the patterns (schema.table, * wildcard)", sc.Include, sc.Exclude)
+	}
+	return out, nil
+}
+
+// tableOptions converts the per-table configuration for the mapping.
+func tableOptions(sc config.Sync) map[string]*mapping.TableOptions {
+	out := map[string]*mapping.TableOptions{}
+	for _, t := range sc.Tables {
+		o := &mapping.TableOptions{
+			Target: t.Target, Namespace: t.Namespace, Database: t.Database,
+			Key: t.Key, Columns: t.Columns, ExcludeColumns: t.ExcludeColumns, Transforms: t.Transforms,
+		}
+		for _, e := range t.Edges {
+			o.Edges = append(o.Edges, mapping.EdgeOptions{Columns: e.Columns, Name: e.Name})
+		}
+		out[t.SchemaName()+"."+t.TableName()] = o
+	}
+	return out
+}
+
+// checkIdentity refuses tables whose updates and deletes could not be
+// applied: no primary key and no configured key, or a configured key
+// without REPLICA IDENTITY FULL.
+func checkIdentity(tables []*cdc.Table, opts map[string]*mapping.TableOptions) error {
+	var bad []string
+	for _, t := range tables {
+		o := opts[t.QualifiedName()]
+		switch {
+		case len(t.PrimaryKey) == 0 && (o == nil || len(o.Key) == 0):
+			bad = append(bad, fmt.Sprintf("  %s: no primary key; add one, or set sync.tables[].key and run ALTER TABLE %s REPLICA IDENTITY FULL, or exclude it", t.QualifiedName(), postgres.QualifiedIdent(t.Schema, t.Name)))
+		case len(t.PrimaryKey) == 0 && t.ReplicaIdentity != 'f':
+			bad = append(bad, fmt.Sprintf("  %s: a configured key needs REPLICA IDENTITY FULL: ALTER TABLE %s REPLICA IDENTITY FULL", t.QualifiedName(), postgres.QualifiedIdent(t.Schema, t.Name)))
+		case t.ReplicaIdentity == 'n':
+			bad = append(bad, fmt.Sprintf("  %s: REPLICA IDENTITY NOTHING hides the keys of updates and deletes: ALTER TABLE %s REPLICA IDENTITY DEFAULT", t.QualifiedName(), postgres.QualifiedIdent(t.Schema, t.Name)))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("sync cannot replicate these tables:\n%s", strings.Join(bad, "\n"))
+	}
+	return nil
+}
