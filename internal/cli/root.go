@@ -109,6 +109,8 @@ See pgsurreal.example.yaml for every key.`,
 		a.configCommand(),
 		a.devCommand(),
 		a.doctorCommand(),
+		a.syncCommand(),
+		a.snapshotCommand(),
 	)
 	// Unknown subcommands and bad arguments are usage errors.
 	root.Args = func(cmd *cobra.Command, args []string) error {

@@ -26,6 +26,9 @@ type ForeignKey = cdc.ForeignKey
 // ListTables returns the ordinary and partitioned tables of the given
 // schemas (every non-system schema when schemas is empty).
 func ListTables(ctx context.Context, q Querier, schemas []string) ([]*Table, error) {
+	if schemas == nil {
+		schemas = []string{}
+	}
 	rows, err := q.Query(ctx, `
 SELECT c.oid, n.nspname, c.relname, c.relreplident, GREATEST(c.reltuples, 0)::int8, c.relpages::int8
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -52,8 +52,11 @@ func Connect(ctx context.Context, cfg config.Surreal, log *slog.Logger) (*Client
 		return nil, err
 	}
 	if _, err := db.SignIn(ctx, surrealdb.Auth{Username: cfg.Username, Password: cfg.Password.Reveal()}); err != nil {
-		_ = db.Close(ctx)
-		return nil, fmt.Errorf("SurrealDB at %s rejected the credentials of user %q: set surreal.username and surreal.password (or PGSURREAL_SURREAL_PASSWORD): %s", Redact(cfg.URL), cfg.Username, err)
+		_ = db.Close(context.WithoutCancel(ctx))
+		if strings.Contains(strings.ToLower(err.Error()), "authentication") {
+			return nil, &AuthError{fmt.Errorf("SurrealDB at %s rejected the credentials of user %q: set surreal.username and surreal.password (or PGSURREAL_SURREAL_PASSWORD): %s", Redact(cfg.URL), cfg.Username, err)}
+		}
+		return nil, fmt.Errorf("signing in to SurrealDB at %s: %s", Redact(cfg.URL), Explain(cfg, err))
 	}
 	if err := db.Use(ctx, cfg.Namespace, cfg.Database); err != nil {
 		_ = db.Close(ctx)
@@ -61,6 +64,12 @@ func Connect(ctx context.Context, cfg config.Surreal, log *slog.Logger) (*Client
 	}
 	return &Client{DB: db, cfg: cfg}, nil
 }
+
+// AuthError is a sign-in SurrealDB refused: retrying cannot fix it.
+type AuthError struct{ Err error }
+
+func (e *AuthError) Error() string { return e.Err.Error() }
+func (e *AuthError) Unwrap() error { return e.Err }
 
 // Dial opens a connection without signing in.
 func Dial(ctx context.Context, cfg config.Surreal, log *slog.Logger) (*surrealdb.DB, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	gosync "sync"
 	"sync/atomic"
 	"time"
 
@@ -200,8 +199,6 @@ type worker struct {
 	mapper *mapping.Mapper
 }
 
-var typesMu gosync.Mutex
-
 func (p *Pipeline) newWorker(ctx context.Context, snap string) (*worker, error) {
 	conn, err := postgres.ConnectOne(ctx, p.o.Postgres, nil)
 	if err != nil {
@@ -220,12 +217,7 @@ func (p *Pipeline) newWorker(ctx context.Context, snap string) (*worker, error) 
 		conn.Close(ctx)
 		return nil, err
 	}
-	w := &worker{p: p, conn: conn, sink: s}
-	w.mapper = mapping.NewMapper(p.shapes, func(oids []uint32) (map[uint32]*mapping.Type, error) {
-		typesMu.Lock()
-		defer typesMu.Unlock()
-		return mapping.LoadTypes(ctx, conn, oids)
-	})
+	w := &worker{p: p, conn: conn, sink: s, mapper: mapping.NewMapper(p.shapes, p.loadTypes(ctx))}
 	return w, nil
 }
 

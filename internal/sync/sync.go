@@ -213,3 +213,30 @@ func isRetryable(err error) bool {
 	}
 	return sink.IsRetryable(err) || isConnError(err)
 }
+
+// Snapshot makes a one-off consistent copy of the selected tables without
+// a slot or a stored position: for seeding or refreshing a target that no
+// running `sync` maintains.
+func Snapshot(ctx context.Context, o Options) (int64, error) {
+	p, err := open(ctx, o)
+	if err != nil {
+		return 0, err
+	}
+	defer p.close()
+	conn, err := postgres.ConnectOne(ctx, o.Postgres, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var snap string
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return 0, err
+	}
+	if err := conn.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snap); err != nil {
+		return 0, fmt.Errorf("exporting a snapshot: %w", err)
+	}
+	if err := p.clearTargets(ctx); err != nil {
+		return 0, err
+	}
+	return p.copyTables(ctx, snap)
+}

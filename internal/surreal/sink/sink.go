@@ -60,6 +60,10 @@ func (s *Sink) Reconnect(ctx context.Context) error {
 	s.tx = nil
 	cl, err := surreal.Connect(ctx, s.cfg, s.log)
 	if err != nil {
+		var auth *surreal.AuthError
+		if errors.As(err, &auth) {
+			return err
+		}
 		return &retryable{err}
 	}
 	s.cl = cl
