@@ -1,0 +1,142 @@
+package sync_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgsurreal/pgsurreal/internal/config"
+	pgsync "github.com/pgsurreal/pgsurreal/internal/sync"
+)
+
+const shopSchema = `
+CREATE TABLE customer (id int PRIMARY KEY, name text NOT NULL, email text, notes text);
+CREATE TABLE "order" (id bigint PRIMARY KEY, customer_id int REFERENCES customer(id), total numeric(12,2), placed timestamptz NOT NULL DEFAULT '2024-05-01 10:00:00+00');
+CREATE TABLE tag (id int PRIMARY KEY, label text);
+CREATE TABLE customer_tag (customer_id int REFERENCES customer(id), tag_id int REFERENCES tag(id), since date, PRIMARY KEY (customer_id, tag_id));
+CREATE TABLE line (order_id bigint REFERENCES "order"(id) ON UPDATE CASCADE, no int, qty int, PRIMARY KEY (order_id, no));
+INSERT INTO customer SELECT g, 'customer ' || g, 'c' || g || '@example.com', NULL FROM generate_series(1, 300) g;
+INSERT INTO "order" SELECT g, 1 + g % 300, g * 1.25 FROM generate_series(1, 1000) g;
+INSERT INTO tag VALUES (1, 'vip'), (2, 'new');
+INSERT INTO customer_tag VALUES (1, 1, '2024-01-01'), (2, 2, NULL), (3, 1, '2023-12-31');
+INSERT INTO line SELECT 1 + g % 1000, g, g % 5 FROM generate_series(1, 2000) g;
+`
+
+func withEdge(f *fixture) {
+	f.sync.Tables = []config.Table{{Name: "public.order", Edges: []config.Edge{{Columns: []string{"customer_id"}, Name: "placed_by"}}}}
+}
+
+func TestSnapshotThenStreamEveryOperation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, shopSchema)
+	withEdge(f)
+	stop := f.start()
+	f.caughtUp(60 * time.Second)
+	f.assertSame()
+
+	// Inserts, updates, deletes, a key change, edges moved and removed.
+	f.exec(`INSERT INTO customer VALUES (1000, 'new one', NULL, NULL)`)
+	f.exec(`INSERT INTO "order" VALUES (5000, 1000, 10.50)`)
+	f.exec(`UPDATE customer SET name = 'renamed', email = NULL WHERE id = 5`)
+	f.exec(`UPDATE "order" SET customer_id = 7 WHERE id = 10`)   // the edge moves
+	f.exec(`UPDATE "order" SET customer_id = NULL WHERE id = 11`) // the edge goes
+	f.exec(`UPDATE "order" SET id = 6000 WHERE id = 12`)          // the record moves
+	f.exec(`DELETE FROM line WHERE order_id = 13`)
+	f.exec(`DELETE FROM "order" WHERE id = 13`)
+	f.exec(`DELETE FROM customer_tag WHERE customer_id = 3`)
+	f.exec(`UPDATE customer_tag SET since = '2025-02-02' WHERE customer_id = 1`)
+	// Unchanged TOAST: notes is stored out of line and not sent on updates
+	// of other columns; SurrealDB must keep it.
+	f.exec(`UPDATE customer SET notes = (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 3000) g) WHERE id = 20`)
+	f.exec(`UPDATE customer SET name = 'toast kept' WHERE id = 20`)
+	// Several statements in one transaction, applied atomically.
+	f.exec(`BEGIN; INSERT INTO tag VALUES (3, 'gold'); INSERT INTO customer_tag VALUES (4, 3, NULL); COMMIT`)
+	f.caughtUp(30 * time.Second)
+	f.assertSame()
+	if got := f.records("customer")["n:20"]; !strings.Contains(got, "toast kept") || !strings.Contains(got, "notes") || len(got) < 90000 {
+		t.Fatalf("customer 20 lost its TOASTed notes: %.200s", got)
+	}
+
+	// TRUNCATE ... CASCADE empties the table, its dependants and edges.
+	f.exec(`TRUNCATE "order" CASCADE`)
+	f.caughtUp(30 * time.Second)
+	f.assertSame()
+	if n := len(f.records("placed_by")); n != 0 {
+		t.Fatalf("placed_by has %d edges after TRUNCATE", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("pipeline: %v", err)
+	}
+}
+
+func TestRestartResumesWithoutLossOrDoubles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, shopSchema)
+	stop := f.start()
+	f.caughtUp(60 * time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Changes made while sync is down arrive after the restart.
+	f.exec(`INSERT INTO customer SELECT g, 'late ' || g, NULL, NULL FROM generate_series(400, 450) g`)
+	f.exec(`UPDATE "order" SET total = total + 1 WHERE id % 7 = 0`)
+	f.exec(`DELETE FROM line WHERE no % 3 = 0`)
+	stop = f.start()
+	f.caughtUp(30 * time.Second)
+	f.assertSame()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRefusesTablesWithoutKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `CREATE TABLE ok (id int PRIMARY KEY); CREATE TABLE nokey (a int, b text); CREATE TABLE nokey2 (x int)`)
+	err := pgsync.Run(context.Background(), f.options())
+	var perm *pgsync.PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "public.nokey:") || !strings.Contains(err.Error(), "public.nokey2:") || strings.Contains(err.Error(), "public.ok:") {
+		t.Fatalf("err = %v", err)
+	}
+	// A configured key with REPLICA IDENTITY FULL is accepted.
+	f.exec(`DROP TABLE nokey2; ALTER TABLE nokey REPLICA IDENTITY FULL`)
+	f.sync.Tables = []config.Table{{Name: "public.nokey", Key: []string{"a"}}}
+	stop := f.start()
+	f.exec(`INSERT INTO nokey VALUES (1, 'x'), (2, 'y')`)
+	f.exec(`UPDATE nokey SET b = 'z' WHERE a = 2`)
+	f.exec(`DELETE FROM nokey WHERE a = 1`)
+	f.caughtUp(30 * time.Second)
+	f.assertSame()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLostSlotStopsWithRemedy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `CREATE TABLE a (id int PRIMARY KEY)`)
+	stop := f.start()
+	f.caughtUp(30 * time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	f.dropSlot()
+	err := pgsync.Run(context.Background(), f.options())
+	if err == nil || !strings.Contains(err.Error(), "--resync") || !strings.Contains(err.Error(), "is gone") {
+		t.Fatalf("err = %v", err)
+	}
+	// --resync recovers.
+	f.exec(`INSERT INTO a VALUES (1)`)
+	o := f.options()
+	o.Resync = true
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pgsync.Run(ctx, o) }()
+	f.caughtUp(30 * time.Second)
+	f.assertSame()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
