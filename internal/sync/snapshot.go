@@ -55,7 +55,7 @@ func (p *Pipeline) snapshot(ctx context.Context) (cdc.LSN, error) {
 		return 0, err
 	}
 
-	repl, err := logrepl.ReplicationConn(ctx, p.o.Postgres)
+	repl, err := logrepl.ReplicationConn(ctx, p.o.Postgres, mapping.SessionParams)
 	if err != nil {
 		return 0, err
 	}
@@ -96,8 +96,10 @@ func (p *Pipeline) clearTargets(ctx context.Context) error {
 				continue
 			}
 			seen[key] = true
+			// Define each table up front: concurrent first inserts into a
+			// table that does not exist yet conflict on its definition.
 			b.WriteString(useTarget(s, p.o.Surreal.Namespace, p.o.Surreal.Database))
-			fmt.Fprintf(&b, "REMOVE TABLE IF EXISTS %s;\n", surreal.Ident(n))
+			fmt.Fprintf(&b, "REMOVE TABLE IF EXISTS %s;\nDEFINE TABLE %s;\n", surreal.Ident(n), surreal.Ident(n))
 		}
 	}
 	return p.sink.Exec(ctx, b.String(), nil)
@@ -200,7 +202,7 @@ type worker struct {
 }
 
 func (p *Pipeline) newWorker(ctx context.Context, snap string) (*worker, error) {
-	conn, err := postgres.ConnectOne(ctx, p.o.Postgres, nil)
+	conn, err := postgres.ConnectOne(ctx, p.o.Postgres, mapping.SessionParams)
 	if err != nil {
 		return nil, err
 	}
@@ -328,11 +330,28 @@ func (l *loader) flush(ctx context.Context) error {
 		fmt.Fprintf(&b, "INSERT RELATION INTO %s $%s RETURN NONE;\n", surreal.Ident(name), v)
 		vars[v] = es
 	}
-	err := l.sink.Exec(ctx, b.String(), vars)
+	// One statement per table is all or nothing, so a conflict can be
+	// retried without duplicating anything.
+	err := retry(ctx, l.p.log, "loading "+l.shape.Source, func() error {
+		err := l.sink.Exec(ctx, b.String(), vars)
+		if err != nil && !sink.IsRetryable(err) {
+			return &PermanentError{err}
+		}
+		if err != nil && !isConflict(err) {
+			if rerr := l.sink.Reconnect(ctx); rerr != nil {
+				return rerr
+			}
+		}
+		return err
+	})
 	l.docs, l.n = l.docs[:0], 0
 	clear(l.edges)
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", l.shape.Source, err)
 	}
 	return nil
+}
+
+func isConflict(err error) bool {
+	return strings.Contains(strings.ToLower(err.Error()), "conflict")
 }

@@ -71,7 +71,7 @@ func (p *Pipeline) streamLoop(ctx context.Context, from cdc.LSN) error {
 
 // streamOnce runs one replication connection until it fails.
 func (p *Pipeline) streamOnce(ctx context.Context, from cdc.LSN) error {
-	repl, err := logrepl.ReplicationConn(ctx, p.o.Postgres)
+	repl, err := logrepl.ReplicationConn(ctx, p.o.Postgres, mapping.SessionParams)
 	if err != nil {
 		return err
 	}
@@ -194,13 +194,17 @@ func (a *applier) applyLarge(ctx context.Context, t cdc.Txn, errc <-chan error) 
 		if err != nil {
 			return err
 		}
+		applyStart := time.Now()
 		if err := a.p.sink.ApplyPart(ctx, ws); err != nil {
 			return err
 		}
 		changes += len(t.Changes)
+		waitStart := time.Now()
 		if t, err = a.next(ctx, errc); err != nil {
 			return err
 		}
+		a.p.log.Debug("applied part of a large transaction", "xid", t.XID, "part", t.Part, "changes", changes,
+			"apply", waitStart.Sub(applyStart).String(), "wait", time.Since(waitStart).String())
 	}
 	ws, err := a.writes(t)
 	if err != nil {

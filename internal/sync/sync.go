@@ -60,6 +60,30 @@ type Pipeline struct {
 // connection errors. It returns nil when ctx ends, and an error for
 // anything a retry cannot fix (a rejected value, a lost slot).
 func Run(ctx context.Context, o Options) error {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	backoff := 500 * time.Millisecond
+	for {
+		err := runOnce(ctx, o)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil || !isRetryable(err) {
+			return err
+		}
+		o.Log.Warn("replication interrupted before streaming; starting again", "err", err, "in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+		o.Resync = false // a requested resync has happened (or will restart as an unfinished snapshot)
+	}
+}
+
+func runOnce(ctx context.Context, o Options) error {
 	p, err := open(ctx, o)
 	if err != nil {
 		return err
@@ -223,7 +247,7 @@ func Snapshot(ctx context.Context, o Options) (int64, error) {
 		return 0, err
 	}
 	defer p.close()
-	conn, err := postgres.ConnectOne(ctx, o.Postgres, nil)
+	conn, err := postgres.ConnectOne(ctx, o.Postgres, mapping.SessionParams)
 	if err != nil {
 		return 0, err
 	}

@@ -86,7 +86,9 @@ func StackOptions() devstack.Options {
 		Dir:            filepath.Join(RepoRoot(), ".pgsurreal", "test"),
 		PG:             cfg.Postgres,
 		SurrealPort:    TestSurrealPort,
-		SurrealStorage: "mem",
+		// surrealkv, not mem: the mem engine slows to a crawl (and grows
+		// to gigabytes) inside large interactive transactions.
+		SurrealStorage: "surrealkv",
 		SurrealUser:    "root",
 		SurrealPass:    "root",
 		NodeBin:        "node",

@@ -41,7 +41,7 @@ func TestStreamDecodesEveryOperation(t *testing.T) {
 	if err := logrepl.EnsurePublication(ctx, admin, "pub", [][2]string{{"public", "Odd Name"}}); err != nil {
 		t.Fatal(err)
 	}
-	repl, err := logrepl.ReplicationConn(ctx, cfg)
+	repl, err := logrepl.ReplicationConn(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

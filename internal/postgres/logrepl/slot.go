@@ -80,11 +80,15 @@ func EnsurePublication(ctx context.Context, conn *pgx.Conn, name string, tables 
 	return nil
 }
 
-// ReplicationConn opens a replication=database connection.
-func ReplicationConn(ctx context.Context, cfg config.Postgres) (*pgconn.PgConn, error) {
+// ReplicationConn opens a replication=database connection. params are
+// session settings (the walsender formats values with them).
+func ReplicationConn(ctx context.Context, cfg config.Postgres, params map[string]string) (*pgconn.PgConn, error) {
 	pc, err := pgconn.ParseConfig(cfg.ConnString())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s", postgres.Explain(cfg, err))
+	}
+	for k, v := range params {
+		pc.RuntimeParams[k] = v
 	}
 	pc.RuntimeParams["replication"] = "database"
 	pc.RuntimeParams["application_name"] = "pgsurreal"

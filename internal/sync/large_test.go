@@ -1,0 +1,37 @@
+package sync_test
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestMillionRowTransaction updates one million rows in one transaction,
+// far beyond logical_decoding_work_mem: it arrives in parts and is applied
+// in one SurrealDB transaction.
+func TestMillionRowTransaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	f := newFixture(t, `CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL, s text NOT NULL)`)
+	f.sync.BatchSize = 5000
+	stop := f.start()
+	f.caughtUp(30 * time.Second)
+	start := time.Now()
+	rows := 1000000
+	if n, err := strconv.Atoi(os.Getenv("PGSURREAL_TEST_BIGTX_ROWS")); err == nil {
+		rows = n
+	}
+	f.exec(`INSERT INTO big SELECT g, 0, 'row ' || g FROM generate_series(1, $1::int) g`, rows)
+	f.caughtUp(10 * time.Minute)
+	t.Logf("%d-row insert transaction replicated in %s", rows, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	f.exec(`UPDATE big SET v = v + 1`)
+	f.caughtUp(10 * time.Minute)
+	t.Logf("%d-row update transaction replicated in %s", rows, time.Since(start).Round(time.Millisecond))
+	f.assertSame()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
