@@ -23,10 +23,13 @@ $(DEVSERVER)/node_modules/.package-lock.json: $(DEVSERVER)/package-lock.json
 	@command -v node >/dev/null || { echo "Node.js 20+ is required: install it (Debian: apt-get install nodejs npm)"; exit 1; }
 	cd $(DEVSERVER) && npm ci --no-audit --no-fund --loglevel=error
 
-# demo: build, start the dev stack (PostgreSQL + SurrealDB), check it.
+# demo: build, start the dev stack (PostgreSQL + SurrealDB), check it,
+# then load a sample shop into PostgreSQL, replicate it into SurrealDB and
+# show the documents, links, edges and a live change (`pgsurreal demo`).
 demo: build deps
 	./$(BIN) dev up
 	./$(BIN) doctor
+	./$(BIN) demo
 	@echo
 	@echo "The dev stack is running. Stop it with: ./$(BIN) dev down  (data is kept; ./$(BIN) dev reset wipes it)"
 
@@ -46,6 +49,18 @@ test-stack-down:
 
 bench-devserver: deps
 	node bench/devserver/bench.mjs
+
+# The Go benchmarks run against the shared test stack (started if needed
+# and then stopped again; left alone if it was running). Scale them with
+# BENCH_FLAGS, e.g. make bench-snapshot BENCH_FLAGS="-rows 200000".
+.PHONY: bench-snapshot bench-streaming
+BENCH_FLAGS ?=
+
+bench-snapshot:
+	$(GO) run ./bench/snapshot $(BENCH_FLAGS)
+
+bench-streaming:
+	$(GO) run ./bench/streaming $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin

@@ -111,6 +111,7 @@ See pgsurreal.example.yaml for every key.`,
 		a.doctorCommand(),
 		a.syncCommand(),
 		a.snapshotCommand(),
+		a.demoCommand(),
 	)
 	// Unknown subcommands and bad arguments are usage errors.
 	root.Args = func(cmd *cobra.Command, args []string) error {

@@ -19,7 +19,11 @@ func (m *Mapper) Writes(ch cdc.Change) ([]Write, error) {
 	}
 	switch ch.Op {
 	case cdc.OpInsert:
-		return m.upsert(s, RowOf(ch.Rel, ch.New), nil)
+		ws, err := m.upsert(s, RowOf(ch.Rel, ch.New), nil)
+		for i := range ws {
+			ws[i].Insert = ws[i].Kind == Upsert
+		}
+		return ws, err
 	case cdc.OpUpdate:
 		var old *Row
 		if ch.Old != nil {

@@ -149,7 +149,7 @@ func (m *Mapper) linkID(s *Shape, r Row, cols []string) (any, error) {
 func (m *Mapper) Doc(s *Shape, r Row) (doc map[string]any, partial bool, err error) {
 	doc = make(map[string]any, len(r.Names))
 	for i, col := range r.Names {
-		if i >= len(r.Vals) || !s.Included(col) {
+		if i >= len(r.Vals) || !s.Included(col) || s.idIsKey(col) {
 			continue
 		}
 		d := r.Vals[i]

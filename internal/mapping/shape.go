@@ -62,12 +62,30 @@ func (s *Shape) Included(col string) bool {
 	return len(o.Columns) == 0 || slices.Contains(o.Columns, col) || slices.Contains(s.Key, col)
 }
 
+// IDColumnField is the field a column named "id" becomes when it is not
+// the table's single-column key: SurrealDB reserves "id" for the record id.
+const IDColumnField = "pg_id"
+
+// fieldName is the document field of a plain column.
+func (s *Shape) fieldName(col string) string {
+	if col == "id" {
+		return IDColumnField
+	}
+	return col
+}
+
+// idIsKey reports whether col is the single-column key "id", which the
+// record id already carries, so the document leaves it out.
+func (s *Shape) idIsKey(col string) bool {
+	return col == "id" && len(s.Key) == 1 && s.Key[0] == "id"
+}
+
 // field returns how a column appears in documents.
 func (s *Shape) field(col string) *ColumnField {
 	if f := s.Fields[col]; f != nil {
 		return f
 	}
-	f := &ColumnField{Column: col, Name: col}
+	f := &ColumnField{Column: col, Name: s.fieldName(col)}
 	if s.opts != nil {
 		f.Transform = s.opts.Transforms[col]
 	}
@@ -160,7 +178,7 @@ func buildShape(t *cdc.Table, o *TableOptions, byName map[string]*cdc.Table, tar
 	}
 	for _, c := range t.Columns {
 		if s.Included(c.Name) {
-			s.Fields[c.Name] = &ColumnField{Column: c.Name, Name: c.Name, TypeOID: c.TypeOID, Transform: o.Transforms[c.Name]}
+			s.Fields[c.Name] = &ColumnField{Column: c.Name, Name: s.fieldName(c.Name), TypeOID: c.TypeOID, Transform: o.Transforms[c.Name]}
 		}
 	}
 	for col := range o.Transforms {
@@ -226,6 +244,9 @@ func keyOrder(fk cdc.ForeignKey, ref *cdc.Table) ([]string, bool) {
 func linkFieldName(col string, t *cdc.Table) string {
 	name, ok := strings.CutSuffix(col, "_id")
 	if !ok || name == "" {
+		if col == "id" {
+			return IDColumnField
+		}
 		return col
 	}
 	if _, clash := t.Column(name); clash {

@@ -38,6 +38,9 @@ type Write struct {
 	In, Out any
 	// FromTable is the table whose edges DeleteEdgesFrom removes.
 	FromTable string
+	// Insert marks an Upsert that comes from a source INSERT: the record
+	// is not expected to exist yet.
+	Insert bool
 	// Source names the PostgreSQL row for error messages:
 	// "public.orders key (7)".
 	Source string

@@ -99,37 +99,45 @@ func (s *Sink) ReadPosition(ctx context.Context) (*Position, error) {
 }
 
 // Apply writes ws and stores pos in one transaction. When an interactive
-// transaction is open (Begin), the writes and the position join it and
+// transaction is open (ApplyPart), the writes and the position join it and
 // Apply commits it.
 func (s *Sink) Apply(ctx context.Context, ws []mapping.Write, pos Position) error {
-	var b builder
-	if s.tx == nil {
-		b.sql.WriteString("BEGIN;\n")
+	if s.tx != nil {
+		if err := s.ApplyPart(ctx, ws); err != nil {
+			return err
+		}
+		var b builder
+		b.position(s.slot, pos)
+		if res, err := surrealdb.Query[any](ctx, s.tx, b.sql.String(), b.vars); err != nil {
+			s.cancel(ctx)
+			return classify(res, err, b.sources)
+		}
+		tx := s.tx
+		s.tx = nil
+		if err := tx.Commit(ctx); err != nil {
+			return classify(nil, err, nil)
+		}
+		return nil
 	}
+	var b builder
+	b.sql.WriteString("BEGIN;\n")
 	for i := range ws {
 		b.write(&ws[i], s.cfg)
 	}
 	b.position(s.slot, pos)
-	if s.tx == nil {
-		b.sql.WriteString("COMMIT;\n")
-		res, err := surrealdb.Query[any](ctx, s.cl.DB, b.sql.String(), b.vars)
-		return classify(res, err, b.sources)
-	}
-	if res, err := surrealdb.Query[any](ctx, s.tx, b.sql.String(), b.vars); err != nil {
-		s.cancel(ctx)
-		return classify(res, err, b.sources)
-	}
-	tx := s.tx
-	s.tx = nil
-	if err := tx.Commit(ctx); err != nil {
-		return classify(nil, err, nil)
-	}
-	return nil
+	b.sql.WriteString("COMMIT;\n")
+	res, err := surrealdb.Query[any](ctx, s.cl.DB, b.sql.String(), b.vars)
+	return classify(res, err, b.sources)
 }
 
 // ApplyPart writes one part of a large source transaction inside an
-// interactive SurrealDB transaction, opening it on the first part. The
-// final part goes through Apply, which commits.
+// interactive SurrealDB transaction, opening it on the first part; Apply
+// with the final part commits it.
+//
+// Inside a large transaction, rows are written with UPDATE and only the
+// records UPDATE did not find are then written with UPSERT: SurrealDB
+// 3.0's UPSERT of existing records slows down as the transaction grows
+// (quadratically), UPDATE does not.
 func (s *Sink) ApplyPart(ctx context.Context, ws []mapping.Write) error {
 	if s.tx == nil {
 		tx, err := s.cl.DB.Begin(ctx)
@@ -138,18 +146,43 @@ func (s *Sink) ApplyPart(ctx context.Context, ws []mapping.Write) error {
 		}
 		s.tx = tx
 	}
-	var b builder
+	b := builder{update: true}
 	for i := range ws {
 		b.write(&ws[i], s.cfg)
 	}
 	if b.sql.Len() == 0 {
 		return nil
 	}
-	if res, err := surrealdb.Query[any](ctx, s.tx, b.sql.String(), b.vars); err != nil {
+	res, err := surrealdb.Query[any](ctx, s.tx, b.sql.String(), b.vars)
+	if err != nil {
 		s.cancel(ctx)
 		return classify(res, err, b.sources)
 	}
+	// Records UPDATE did not find are created now, in the same transaction.
+	var missing builder
+	for i, w := range b.updates {
+		if i < len(*res) && isEmpty((*res)[i].Result) {
+			missing.write(w, s.cfg)
+		}
+	}
+	if missing.sql.Len() == 0 {
+		return nil
+	}
+	if res, err := surrealdb.Query[any](ctx, s.tx, missing.sql.String(), missing.vars); err != nil {
+		s.cancel(ctx)
+		return classify(res, err, missing.sources)
+	}
 	return nil
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case []any:
+		return len(x) == 0
+	}
+	return false
 }
 
 // Abort discards an open interactive transaction (before a retry).
@@ -174,6 +207,10 @@ type builder struct {
 	vars    map[string]any
 	sources []string // per statement, for errors
 	n       int
+	// update renders Upsert and Merge as UPDATE (see ApplyPart), and
+	// updates maps each such statement's index to its write.
+	update  bool
+	updates map[int]*mapping.Write
 }
 
 func (b *builder) param(v any) string {
@@ -199,10 +236,20 @@ func (b *builder) write(w *mapping.Write, def config.Surreal) {
 	}
 	tb := surreal.Ident(w.Table)
 	switch w.Kind {
-	case mapping.Upsert:
-		b.stmt(w.Source, "UPSERT type::record(%s, %s) CONTENT %s RETURN NONE", b.param(w.Table), b.param(w.ID), b.param(w.Doc))
-	case mapping.Merge:
-		b.stmt(w.Source, "UPSERT type::record(%s, %s) MERGE %s RETURN NONE", b.param(w.Table), b.param(w.ID), b.param(w.Doc))
+	case mapping.Upsert, mapping.Merge:
+		verb, clause := "UPSERT", "CONTENT"
+		if w.Kind == mapping.Merge {
+			clause = "MERGE"
+		}
+		ret := "RETURN NONE"
+		if b.update && !w.Insert {
+			verb, ret = "UPDATE", "RETURN VALUE id"
+			if b.updates == nil {
+				b.updates = map[int]*mapping.Write{}
+			}
+			b.updates[len(b.sources)] = w
+		}
+		b.stmt(w.Source, "%s type::record(%s, %s) %s %s %s", verb, b.param(w.Table), b.param(w.ID), clause, b.param(w.Doc), ret)
 	case mapping.Delete:
 		b.stmt(w.Source, "DELETE type::record(%s, %s) RETURN NONE", b.param(w.Table), b.param(w.ID))
 	case mapping.DeleteTable:

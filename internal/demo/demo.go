@@ -1,0 +1,321 @@
+// Package demo is `pgsurreal demo`: it loads a small shop and social
+// graph into a fresh PostgreSQL database, replicates it into SurrealDB
+// with the real pipeline (internal/sync, run in-process), shows what
+// landed there (documents, record links, graph edges, counts on both
+// sides), then commits live changes in PostgreSQL and measures how long
+// each takes to appear in SurrealDB. It is a tour, not a test harness:
+// everything it creates stays behind for the user to explore.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pgsurreal/pgsurreal/internal/config"
+	"github.com/pgsurreal/pgsurreal/internal/surreal"
+)
+
+// Defaults for Options.
+const (
+	DefaultDatabase        = "pgsurreal_demo"
+	DefaultNamespace       = "pgsurreal_demo"
+	DefaultSurrealDatabase = "shop"
+	DefaultSlot            = "pgsurreal_demo"
+)
+
+// Options configure a demo run. Only Postgres, Surreal and Out are
+// required; the names default to the constants above.
+type Options struct {
+	// Postgres reaches the server. Its Database is only used to connect
+	// for creating the demo database; the role needs CREATEDB and
+	// REPLICATION (the dev stack's role is a superuser).
+	Postgres config.Postgres
+	// Surreal reaches the server; its namespace and database are
+	// replaced by Namespace and SurrealDatabase.
+	Surreal config.Surreal
+	// Database is the PostgreSQL database the demo drops and recreates.
+	Database string
+	// Namespace is the SurrealDB namespace the demo removes and fills.
+	Namespace string
+	// SurrealDatabase is the SurrealDB database inside Namespace.
+	SurrealDatabase string
+	// Slot names the replication slot and the publication.
+	Slot string
+	// Keep leaves the replication slot in place at the end, so `pgsurreal
+	// sync` can resume from it. Without it the slot is dropped and
+	// PostgreSQL retains no WAL for the demo; the data stays either way.
+	Keep bool
+	// Out receives the report.
+	Out io.Writer
+	// Color styles the report for a terminal.
+	Color bool
+	// Log receives the pipeline's log; nil discards it.
+	Log *slog.Logger
+	// SnapshotTimeout bounds the wait for the initial copy; default 60s.
+	SnapshotTimeout time.Duration
+	// ChangeTimeout bounds the wait for each live change; default 15s.
+	ChangeTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	o.Database = or(o.Database, DefaultDatabase)
+	o.Namespace = or(o.Namespace, DefaultNamespace)
+	o.SurrealDatabase = or(o.SurrealDatabase, DefaultSurrealDatabase)
+	o.Slot = or(o.Slot, DefaultSlot)
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.SnapshotTimeout <= 0 {
+		o.SnapshotTimeout = 60 * time.Second
+	}
+	if o.ChangeTimeout <= 0 {
+		o.ChangeTimeout = 15 * time.Second
+	}
+	return o
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// demoPG is the configuration of the demo database.
+func (o Options) demoPG() config.Postgres {
+	c := o.Postgres
+	c.Database = o.Database
+	return c
+}
+
+// adminPG is where the demo connects to drop and create its database:
+// the configured database, unless that is the demo database itself.
+func (o Options) adminPG() config.Postgres {
+	c := o.Postgres
+	if c.Database == o.Database || c.Database == "" {
+		c.Database = "postgres"
+	}
+	return c
+}
+
+// demoSurreal is the configuration of the demo namespace and database.
+func (o Options) demoSurreal() config.Surreal {
+	c := o.Surreal
+	c.Namespace, c.Database = o.Namespace, o.SurrealDatabase
+	return c
+}
+
+// syncConfig is the pipeline configuration: every public table, and the
+// orders.user_id foreign key as a "placed" graph edge besides its link.
+func (o Options) syncConfig() config.Sync {
+	s := config.Default().Sync
+	s.Slot, s.Publication = o.Slot, o.Slot
+	s.Include = []string{"public.*"}
+	s.Tables = []config.Table{{Name: "public.orders", Edges: []config.Edge{{Columns: []string{"user_id"}, Name: "placed"}}}}
+	s.Heartbeat.Duration = 200 * time.Millisecond
+	s.StatusInterval.Duration = 200 * time.Millisecond
+	return s
+}
+
+// Result is what a run measured, for callers that check it (tests).
+type Result struct {
+	// Loaded is the number of rows loaded into PostgreSQL.
+	Loaded int64
+	// Copied is the number of rows the snapshot copied into SurrealDB.
+	Copied int64
+	// SnapshotTime is from starting the pipeline to the end of the copy.
+	SnapshotTime time.Duration
+	// Counts compares both sides after the snapshot, Final after the
+	// live changes.
+	Counts, Final []Count
+	// Changes are the live changes and their replication latency.
+	Changes []Change
+	// SlotDropped reports whether the slot was dropped at the end.
+	SlotDropped bool
+}
+
+// Count is one table's size on both sides.
+type Count struct {
+	Table             string
+	Postgres, Surreal int64
+}
+
+// Change is one live change and how long it took to appear in SurrealDB.
+type Change struct {
+	What    string
+	Latency time.Duration
+}
+
+// Run runs the whole demo, writing the report to o.Out. It stops at the
+// first failure with an error that says what to do.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	res, err := run(ctx, o)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("demo interrupted: %w", ctx.Err())
+	}
+	return res, err
+}
+
+func run(ctx context.Context, o Options) (*Result, error) {
+	o = o.withDefaults()
+	started := time.Now()
+	p := &printer{w: o.Out, color: o.Color}
+	res := &Result{}
+	p.printf("%s\n", p.style(styleBold, "pgsurreal demo: a PostgreSQL shop and social graph, replicated live into SurrealDB"))
+
+	d, err := connect(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+
+	p.step(1, "Sample data in PostgreSQL")
+	if err := d.createDatabase(ctx); err != nil {
+		return nil, err
+	}
+	loadStart := time.Now()
+	if err := d.load(ctx); err != nil {
+		return nil, err
+	}
+	pgCounts, err := d.pgCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var parts []string
+	for _, c := range pgCounts[:len(dataTables)] {
+		res.Loaded += c.Postgres
+		parts = append(parts, fmt.Sprintf("%s %s", c.Table, thousands(c.Postgres)))
+	}
+	p.ok("created database %s on %s:%d and loaded %s rows in %s", o.Database, o.Postgres.Host, o.Postgres.Port, thousands(res.Loaded), ms(time.Since(loadStart)))
+	p.line("  %s", strings.Join(parts, ", "))
+
+	p.step(2, "Replication: snapshot, then streaming")
+	pl := d.startPipeline(ctx)
+	defer func() {
+		// On failure or interruption: stop the pipeline, and unless the
+		// slot is to be kept, drop it so it retains no WAL.
+		_ = pl.stop()
+		if !o.Keep && !res.SlotDropped {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			defer cancel()
+			_ = d.dropSlot(cctx)
+		}
+	}()
+	p.line("pipeline started in-process: slot and publication %s, tables public.*,", o.Slot)
+	p.line("orders.user_id replicated as a link and also as the graph edge placed")
+	if err := d.waitStreaming(ctx, pl); err != nil {
+		return nil, err
+	}
+	res.Copied, res.SnapshotTime = pl.rows.Load(), time.Since(pl.started)
+	p.ok("snapshot copied %s rows into SurrealDB (namespace %s, database %s) in %s; now streaming changes",
+		thousands(res.Copied), o.Namespace, o.SurrealDatabase, ms(res.SnapshotTime))
+
+	p.step(3, "What landed in SurrealDB")
+	if err := d.show(ctx, p); err != nil {
+		return nil, err
+	}
+	if res.Counts, err = d.compare(ctx, p); err != nil {
+		return nil, err
+	}
+
+	p.step(4, "A live change flowing through")
+	if res.Changes, err = d.live(ctx, p, pl); err != nil {
+		return nil, err
+	}
+	if res.Final, err = d.counts(ctx); err != nil {
+		return nil, err
+	}
+	summarize(p, res.Final)
+
+	p.step(5, "Done")
+	if err := pl.stop(); err != nil {
+		return nil, fmt.Errorf("the pipeline failed: %w", err)
+	}
+	p.ok("pipeline stopped cleanly")
+	if o.Keep {
+		p.line("kept replication slot %s: PostgreSQL retains WAL for it until a `pgsurreal sync` reads it", o.Slot)
+	} else {
+		if err := d.dropSlot(ctx); err != nil {
+			return nil, err
+		}
+		res.SlotDropped = true
+		p.line("dropped replication slot %s, so PostgreSQL retains no WAL for the demo (--keep keeps it);", o.Slot)
+		p.line("the data stays in both databases")
+	}
+	next(p, o)
+	p.printf("\n   demo finished in %s\n", p.style(styleBold, time.Since(started).Round(10*time.Millisecond).String()))
+	return res, nil
+}
+
+// summarize prints the recount after the live changes.
+func summarize(p *printer, counts []Count) {
+	var total int64
+	var off []string
+	for _, c := range counts {
+		total += c.Postgres
+		if c.Postgres != c.Surreal {
+			off = append(off, fmt.Sprintf("%s (PostgreSQL %d, SurrealDB %d)", c.Table, c.Postgres, c.Surreal))
+		}
+	}
+	if len(off) > 0 {
+		p.bad("counts differ after the changes: %s", strings.Join(off, ", "))
+		return
+	}
+	p.ok("recounted: both sides still agree on all %d tables and edges (%s rows)", len(counts), thousands(total))
+}
+
+// next prints where to look after the demo.
+func next(p *printer, o Options) {
+	pgURL := url.URL{Scheme: "postgres", User: url.User(o.Postgres.User), Host: o.Postgres.Host + ":" + strconv.Itoa(o.Postgres.Port), Path: "/" + o.Database}
+	p.printf("\n   %s\n", p.style(styleBold, "Where to look next"))
+	p.line("SurrealDB   %s  namespace %s, database %s (user %s)", surreal.Redact(o.Surreal.URL), o.Namespace, o.SurrealDatabase, o.Surreal.Username)
+	p.line("            e.g. SELECT name, ->friendships->users.name AS friends FROM users:1")
+	p.line("PostgreSQL  %s", pgURL.String())
+	resync := " --resync"
+	if o.Keep {
+		resync = ""
+	}
+	p.line("Keep replicating continuously with")
+	p.line("  pgsurreal sync --set postgres.database=%s --set surreal.namespace=%s --set surreal.database=%s \\", o.Database, o.Namespace, o.SurrealDatabase)
+	p.line("                 --set sync.slot=%s --set sync.publication=%s%s", o.Slot, o.Slot, resync)
+	p.line("  (the placed edge needs sync.tables in a config file: see pgsurreal.example.yaml)")
+}
+
+// ms renders a duration in milliseconds, or seconds from 10s on.
+func ms(d time.Duration) string {
+	if d >= 10*time.Second {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
+}
+
+// thousands writes n with thousands separators: 7,158.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// errTimeout marks a wait that ran out of time.
+var errTimeout = errors.New("timed out")

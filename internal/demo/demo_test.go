@@ -1,0 +1,210 @@
+package demo_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	surrealdb "github.com/surrealdb/surrealdb.go"
+
+	"github.com/pgsurreal/pgsurreal/internal/config"
+	"github.com/pgsurreal/pgsurreal/internal/demo"
+	"github.com/pgsurreal/pgsurreal/internal/postgres"
+	"github.com/pgsurreal/pgsurreal/internal/surreal"
+	"github.com/pgsurreal/pgsurreal/internal/testenv"
+)
+
+// options points the demo at the test stack under names unique to t, and
+// removes what it creates when the test ends.
+func options(t *testing.T, out *bytes.Buffer) demo.Options {
+	t.Helper()
+	env := testenv.Get(t)
+	name := testenv.Name(t)
+	o := demo.Options{
+		Postgres:        env.PG,
+		Surreal:         env.Surreal,
+		Database:        name,
+		Namespace:       name,
+		SurrealDatabase: "shop",
+		Slot:            name,
+		Out:             out,
+		Log:             slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	t.Cleanup(func() {
+		if os.Getenv("PGSURREAL_TEST_KEEP") == "1" {
+			t.Logf("kept database, namespace and slot %s", name)
+			return
+		}
+		ctx := context.Background()
+		if c, err := postgres.ConnectOne(ctx, env.PG, nil); err == nil {
+			_, _ = c.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", name)
+			if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+postgres.Ident(name)+" WITH (FORCE)"); err != nil {
+				t.Errorf("dropping database %s: %v", name, err)
+			}
+			_ = c.Close(ctx)
+		}
+		if c, err := surreal.Connect(ctx, env.Surreal, nil); err == nil {
+			if _, err := surrealdb.Query[any](ctx, c.DB, "REMOVE NAMESPACE IF EXISTS "+surreal.Ident(name), nil); err != nil {
+				t.Errorf("removing namespace %s: %v", name, err)
+			}
+			_ = c.Close(ctx)
+		}
+	})
+	return o
+}
+
+func slotExists(t *testing.T, name string) bool {
+	t.Helper()
+	ctx := context.Background()
+	c, err := postgres.ConnectOne(ctx, testenv.Get(t).PG, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
+}
+
+// TestDemo runs the demo twice under the same names: once with --keep,
+// then again over what the first run left (database, namespace and an
+// idle slot), and checks the second run's report and measurements.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	o := options(t, &out)
+
+	o.Keep = true
+	if _, err := demo.Run(ctx, o); err != nil {
+		t.Fatalf("first run: %v\n%s", err, out.String())
+	}
+	if !slotExists(t, o.Slot) {
+		t.Fatalf("--keep: slot %s is gone", o.Slot)
+	}
+
+	out.Reset()
+	o.Keep = false
+	start := time.Now()
+	res, err := demo.Run(ctx, o)
+	report := out.String()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, report)
+	}
+	t.Logf("demo took %s:\n%s", time.Since(start).Round(time.Millisecond), report)
+	if time.Since(start) > time.Minute {
+		t.Errorf("the demo took %s, want well under a minute", time.Since(start))
+	}
+
+	// Traversals: the friendship edges, two hops, the placed edge.
+	for _, want := range []string{
+		"> SELECT name, ->friendships->users.name AS friends FROM users:1\n" +
+			"     {\n       friends: ['Grace Lovelace', 'Margaret Lovelace', 'Sophie Turing'],\n       name: 'Alan Lovelace'\n     }",
+		"friends_of_friends: [",
+		"'Dennis Allen'",
+		"> SELECT name, <-placed<-orders AS orders FROM users:1\n     { name: 'Alan Lovelace', orders: [orders:400, orders:800, orders:1200] }",
+		"user: users:42",
+		"id: order_items:[293, 1]",
+		"in: users:1,\n         out: users:2,",
+		"{ name: 'Grace Lovelace', order_statuses: ['paid', 'shipped', 'paid'] }",
+		// After the live changes: the new order's edge, the lost friend.
+		"orders: [orders:400, orders:800, orders:1200, orders:1201]",
+		"{ friends: ['Margaret Lovelace', 'Sophie Turing'], name: 'Alan Lovelace' }",
+		"dropped replication slot " + o.Slot,
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if strings.Contains(report, "\x1b[") {
+		t.Error("the report has terminal escapes although Color is false")
+	}
+
+	// Latency lines, one per live change, and the measurements behind them.
+	for _, re := range []string{
+		`ok orders:1201 \+ 2 order_items \+ payments:1034 visible in SurrealDB after \d+\.\d ms`,
+		`ok products:7 price 110\.95dec visible in SurrealDB after \d+\.\d ms`,
+		`ok edge friendships:\[1, 2\] gone from SurrealDB after \d+\.\d ms`,
+	} {
+		if !regexp.MustCompile(re).MatchString(report) {
+			t.Errorf("no line matching %s", re)
+		}
+	}
+	if len(res.Changes) != 3 {
+		t.Fatalf("%d changes measured, want 3", len(res.Changes))
+	}
+	for _, c := range res.Changes {
+		if c.Latency <= 0 || c.Latency > 15*time.Second {
+			t.Errorf("%s: latency %s", c.What, c.Latency)
+		}
+	}
+
+	// Counts: as loaded, and equal on both sides before and after.
+	want := map[string]int64{"users": 400, "products": 120, "orders": 1200, "order_items": 3005,
+		"payments": 1033, "friendships (edges)": 1400, "placed (edges)": 1200}
+	if len(res.Counts) != len(want) || len(res.Final) != len(want) {
+		t.Fatalf("counts: %v, final %v", res.Counts, res.Final)
+	}
+	for _, c := range res.Counts {
+		if c.Postgres != want[c.Table] || c.Surreal != c.Postgres {
+			t.Errorf("after the snapshot, %s: PostgreSQL %d, SurrealDB %d, want %d on both", c.Table, c.Postgres, c.Surreal, want[c.Table])
+		}
+		if !regexp.MustCompile(regexp.QuoteMeta(c.Table) + ` +[\d,]+ +[\d,]+  ok\n`).MatchString(report) {
+			t.Errorf("no count line for %s", c.Table)
+		}
+	}
+	for _, c := range res.Final {
+		if c.Surreal != c.Postgres {
+			t.Errorf("after the live changes, %s: PostgreSQL %d, SurrealDB %d", c.Table, c.Postgres, c.Surreal)
+		}
+	}
+	if res.Loaded != 7158 || res.Copied != res.Loaded {
+		t.Errorf("loaded %d rows, copied %d; want 7158 both", res.Loaded, res.Copied)
+	}
+	if !res.SlotDropped || slotExists(t, o.Slot) {
+		t.Errorf("slot %s still exists after a run without --keep", o.Slot)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestDemoStackDown checks that a stopped server is named with the fix.
+func TestDemoStackDown(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	deadPG := config.Default().Postgres
+	deadPG.Port = freePort(t)
+	deadSurreal := config.Default().Surreal
+	deadSurreal.URL = "ws://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/rpc"
+	for name, o := range map[string]demo.Options{
+		"postgres": {Postgres: deadPG, Surreal: env.Surreal},
+		"surreal":  {Postgres: env.PG, Surreal: deadSurreal},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			o.Database, o.Namespace, o.Slot = "never_created", "never_created", "never_created"
+			_, err := demo.Run(context.Background(), o)
+			if err == nil || !strings.Contains(err.Error(), "pgsurreal dev up") {
+				t.Fatalf("error %v, want one that says `pgsurreal dev up`", err)
+			}
+		})
+	}
+}
