@@ -40,7 +40,7 @@ func TestSnapshotThenStreamEveryOperation(t *testing.T) {
 	f.exec(`INSERT INTO customer VALUES (1000, 'new one', NULL, NULL)`)
 	f.exec(`INSERT INTO "order" VALUES (5000, 1000, 10.50)`)
 	f.exec(`UPDATE customer SET name = 'renamed', email = NULL WHERE id = 5`)
-	f.exec(`UPDATE "order" SET customer_id = 7 WHERE id = 10`)   // the edge moves
+	f.exec(`UPDATE "order" SET customer_id = 7 WHERE id = 10`)    // the edge moves
 	f.exec(`UPDATE "order" SET customer_id = NULL WHERE id = 11`) // the edge goes
 	f.exec(`UPDATE "order" SET id = 6000 WHERE id = 12`)          // the record moves
 	f.exec(`DELETE FROM line WHERE order_id = 13`)

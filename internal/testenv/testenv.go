@@ -83,9 +83,9 @@ func StackOptions() devstack.Options {
 	cfg := config.Default()
 	cfg.Postgres.Port = TestPGPort
 	return devstack.Options{
-		Dir:            filepath.Join(RepoRoot(), ".pgsurreal", "test"),
-		PG:             cfg.Postgres,
-		SurrealPort:    TestSurrealPort,
+		Dir:         filepath.Join(RepoRoot(), ".pgsurreal", "test"),
+		PG:          cfg.Postgres,
+		SurrealPort: TestSurrealPort,
 		// surrealkv, not mem: the mem engine slows to a crawl (and grows
 		// to gigabytes) inside large interactive transactions.
 		SurrealStorage: "surrealkv",
