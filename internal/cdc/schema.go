@@ -29,6 +29,7 @@ type TableColumn struct {
 	Name     string
 	Num      int16
 	TypeOID  uint32
+	TypeMod  int32
 	TypeName string // format_type, e.g. "numeric(10,2)"
 	NotNull  bool
 }

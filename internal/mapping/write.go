@@ -19,6 +19,15 @@ const (
 	// DeleteEdgesFrom removes the edges of Table whose in belongs to
 	// table FromTable (TRUNCATE of the table the edges start from).
 	DeleteEdgesFrom
+	// Patch merges Doc into the record only if it exists (backfilling a
+	// column added or retyped by a schema change).
+	Patch
+	// UnsetField removes Field from every record of Table (DROP COLUMN).
+	UnsetField
+	// RenameField moves FromField to Field in every record (RENAME COLUMN).
+	RenameField
+	// SetMeta stores Doc as record ID of pgsurreal's own table Table.
+	SetMeta
 )
 
 // Write is one SurrealDB write derived from a row change. Writes are
@@ -38,6 +47,8 @@ type Write struct {
 	In, Out any
 	// FromTable is the table whose edges DeleteEdgesFrom removes.
 	FromTable string
+	// Field and FromField name fields for UnsetField and RenameField.
+	Field, FromField string
 	// Insert marks an Upsert that comes from a source INSERT: the record
 	// is not expected to exist yet.
 	Insert bool

@@ -79,7 +79,7 @@ func DescribeTable(ctx context.Context, q Querier, schema, name string) (*Table,
 
 func describe(ctx context.Context, q Querier, t *Table) error {
 	rows, err := q.Query(ctx, `
-SELECT a.attname, a.attnum, a.atttypid, format_type(a.atttypid, a.atttypmod), a.attnotnull
+SELECT a.attname, a.attnum, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), a.attnotnull
 FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`, t.OID)
 	if err != nil {
@@ -87,7 +87,7 @@ ORDER BY a.attnum`, t.OID)
 	}
 	t.Columns, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Column, error) {
 		var c Column
-		return c, r.Scan(&c.Name, &c.Num, &c.TypeOID, &c.TypeName, &c.NotNull)
+		return c, r.Scan(&c.Name, &c.Num, &c.TypeOID, &c.TypeMod, &c.TypeName, &c.NotNull)
 	})
 	if err != nil {
 		return fmt.Errorf("reading columns of %s: %w", t.QualifiedName(), err)

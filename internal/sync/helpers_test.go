@@ -174,7 +174,9 @@ func (f *fixture) assertSame() {
 		s := shapes[t.QualifiedName()]
 		want := map[string]string{}
 		edges := map[string]map[string]string{}
-		rows, err := f.pool.Query(ctx, "SELECT * FROM "+postgres.QualifiedIdent(t.Schema, t.Name), pgx.QueryResultFormats{pgx.TextFormatCode})
+		// Simple protocol: text results, and no cached plan to go stale
+		// after ALTER TABLE.
+		rows, err := f.pool.Query(ctx, "SELECT * FROM "+postgres.QualifiedIdent(t.Schema, t.Name), pgx.QueryExecModeSimpleProtocol)
 		if err != nil {
 			f.t.Fatal(err)
 		}
@@ -203,6 +205,9 @@ func (f *fixture) assertSame() {
 			}
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			f.t.Fatalf("reading %s: %v", t.QualifiedName(), err)
+		}
 		f.compare(s.Target, want)
 		for _, e := range s.Edges {
 			f.compare(e.Name, edges[e.Name])

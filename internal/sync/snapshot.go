@@ -73,7 +73,12 @@ func (p *Pipeline) snapshot(ctx context.Context) (cdc.LSN, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := p.sink.Apply(ctx, nil, sink.Position{Phase: PhaseStreaming, LSN: int64(lsn)}); err != nil {
+	// The column lists the copy used, for detecting later schema changes.
+	var rels []mapping.Write
+	for _, t := range p.tables {
+		rels = append(rels, p.relationWrite(t.QualifiedName(), catalogColumns(t)))
+	}
+	if err := p.sink.Apply(ctx, rels, sink.Position{Phase: PhaseStreaming, LSN: int64(lsn)}); err != nil {
 		return 0, err
 	}
 	p.log.Info("snapshot finished", "rows", rows, "seconds", time.Since(start).Round(time.Millisecond).Seconds())

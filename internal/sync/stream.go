@@ -84,7 +84,12 @@ func (p *Pipeline) streamOnce(ctx context.Context, from cdc.LSN) error {
 	txns := make(chan cdc.Txn, 256)
 	errc := make(chan error, 1)
 	go func() { errc <- st.Run(sctx, from, txns) }()
-	a := &applier{p: p, st: st, in: txns, mapper: mapping.NewMapper(p.shapes, p.loadTypes(ctx))}
+	known, err := p.loadRelations(ctx)
+	if err != nil {
+		return err
+	}
+	a := &applier{p: p, st: st, in: txns, mapper: mapping.NewMapper(p.shapes, p.loadTypes(ctx)),
+		known: known, seen: map[*cdc.Relation]bool{}}
 	err = a.run(sctx, errc)
 	cancel()
 	if runErr := <-errc; err == nil {
@@ -107,6 +112,9 @@ type applier struct {
 	in      <-chan cdc.Txn
 	mapper  *mapping.Mapper
 	pending *cdc.Txn
+	known   map[string][]cdc.Column // stored column lists by table
+	seen    map[*cdc.Relation]bool  // Relation messages already compared
+	ctx     context.Context
 }
 
 func (a *applier) next(ctx context.Context, errc <-chan error) (cdc.Txn, error) {
@@ -129,6 +137,7 @@ func (a *applier) next(ctx context.Context, errc <-chan error) (cdc.Txn, error) 
 }
 
 func (a *applier) run(ctx context.Context, errc <-chan error) error {
+	a.ctx = ctx
 	batch := a.p.o.Sync.BatchSize
 	for {
 		t, err := a.next(ctx, errc)
@@ -220,6 +229,13 @@ func (a *applier) applyLarge(ctx context.Context, t cdc.Txn, errc <-chan error) 
 func (a *applier) writes(t cdc.Txn) ([]mapping.Write, error) {
 	var out []mapping.Write
 	for _, ch := range t.Changes {
+		if ch.Rel != nil {
+			sw, err := a.schemaWrites(a.ctx, ch.Rel)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sw...)
+		}
 		ws, err := a.mapper.Writes(ch)
 		if err != nil {
 			return nil, &PermanentError{err}

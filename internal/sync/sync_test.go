@@ -140,3 +140,28 @@ func TestLostSlotStopsWithRemedy(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSchemaChanges alters tables while streaming. Each change reaches the
+// pipeline with the table's next row change (a Relation message), after
+// which every existing record must match the new shape.
+func TestSchemaChanges(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, shopSchema)
+	stop := f.start()
+	f.caughtUp(60 * time.Second)
+	steps := []string{
+		`ALTER TABLE customer ADD COLUMN tier text NOT NULL DEFAULT 'basic'; UPDATE customer SET tier = 'gold' WHERE id = 1`,
+		`ALTER TABLE customer DROP COLUMN email; UPDATE customer SET name = 'x' WHERE id = 2`,
+		`ALTER TABLE customer RENAME COLUMN name TO full_name; UPDATE customer SET full_name = 'y' WHERE id = 3`,
+		`ALTER TABLE "order" ALTER COLUMN total TYPE float8; UPDATE "order" SET total = 1.5 WHERE id = 4`,
+		`ALTER TABLE tag ADD COLUMN weight int; INSERT INTO tag VALUES (9, 'w', 3)`,
+	}
+	for _, sql := range steps {
+		f.exec(sql)
+		f.caughtUp(30 * time.Second)
+		f.assertSame()
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

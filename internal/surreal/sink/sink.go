@@ -261,6 +261,15 @@ func (b *builder) write(w *mapping.Write, def config.Surreal) {
 		b.stmt(w.Source, "RELATE %s->(type::record(%s, %s))->%s CONTENT %s RETURN NONE", b.param(w.In), t, id, b.param(w.Out), b.param(w.Doc))
 	case mapping.DeleteEdgesFrom:
 		b.stmt(w.Source, "DELETE %s WHERE record::tb(in) = %s RETURN NONE", tb, b.param(w.FromTable))
+	case mapping.Patch:
+		b.stmt(w.Source, "UPDATE type::record(%s, %s) MERGE %s RETURN NONE", b.param(w.Table), b.param(w.ID), b.param(w.Doc))
+	case mapping.UnsetField:
+		b.stmt(w.Source, "UPDATE %s UNSET %s RETURN NONE", tb, surreal.Ident(w.Field))
+	case mapping.RenameField:
+		b.stmt(w.Source, "UPDATE %s SET %s = %s RETURN NONE", tb, surreal.Ident(w.Field), surreal.Ident(w.FromField))
+		b.stmt(w.Source, "UPDATE %s UNSET %s RETURN NONE", tb, surreal.Ident(w.FromField))
+	case mapping.SetMeta:
+		b.stmt(w.Source, "UPSERT type::record(%s, %s) CONTENT %s RETURN NONE", b.param(w.Table), b.param(w.ID), b.param(w.Doc))
 	}
 	if switched {
 		b.stmt(w.Source, "USE NS %s DB %s", surreal.Ident(def.Namespace), surreal.Ident(def.Database))

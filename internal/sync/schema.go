@@ -1,0 +1,149 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	surrealdb "github.com/surrealdb/surrealdb.go"
+
+	"github.com/pgsurreal/pgsurreal/internal/cdc"
+	"github.com/pgsurreal/pgsurreal/internal/mapping"
+	"github.com/pgsurreal/pgsurreal/internal/postgres"
+)
+
+// RelationTable keeps, per slot and source table, the columns SurrealDB's
+// records were last shaped by. A Relation message that differs from it is
+// a schema change to carry over to existing records.
+const RelationTable = "_pgsurreal_relation"
+
+type storedColumn struct {
+	Name    string `json:"name"`
+	TypeOID int64  `json:"type"`
+	TypeMod int64  `json:"typmod"`
+}
+
+type storedRelation struct {
+	Table   string         `json:"table"`
+	Columns []storedColumn `json:"columns"`
+}
+
+// relationWrite stores a table's columns (in the same SurrealDB
+// transaction as the writes that reshape the records).
+func (p *Pipeline) relationWrite(table string, cols []cdc.Column) mapping.Write {
+	sc := make([]any, len(cols))
+	for i, c := range cols {
+		sc[i] = map[string]any{"name": c.Name, "type": int64(c.TypeOID), "typmod": int64(c.TypeMod)}
+	}
+	return mapping.Write{
+		Kind: mapping.SetMeta, Table: RelationTable, ID: []any{p.o.Sync.Slot, table},
+		Doc: map[string]any{"slot": p.o.Sync.Slot, "table": table, "columns": sc}, Source: table + " (schema)",
+	}
+}
+
+// catalogColumns are a table's columns as the snapshot copied them.
+func catalogColumns(t *cdc.Table) []cdc.Column {
+	out := make([]cdc.Column, len(t.Columns))
+	for i, c := range t.Columns {
+		out[i] = cdc.Column{Name: c.Name, TypeOID: c.TypeOID, TypeMod: c.TypeMod}
+	}
+	return out
+}
+
+// loadRelations reads the stored column lists of this slot.
+func (p *Pipeline) loadRelations(ctx context.Context) (map[string][]cdc.Column, error) {
+	res, err := surrealdb.Query[[]storedRelation](ctx, p.sink.Client().DB,
+		"SELECT table, columns FROM type::table($t) WHERE slot = $slot", map[string]any{"t": RelationTable, "slot": p.o.Sync.Slot})
+	out := map[string][]cdc.Column{}
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return out, nil
+		}
+		return nil, fmt.Errorf("reading stored relations: %w", err)
+	}
+	for _, r := range (*res)[0].Result {
+		cols := make([]cdc.Column, len(r.Columns))
+		for i, c := range r.Columns {
+			cols[i] = cdc.Column{Name: c.Name, TypeOID: uint32(c.TypeOID), TypeMod: int32(c.TypeMod)}
+		}
+		out[r.Table] = cols
+	}
+	return out, nil
+}
+
+// schemaWrites handles the first change seen under a new Relation message:
+// when the columns differ from the stored ones, existing records are
+// reshaped (dropped fields removed, renamed ones moved, added and retyped
+// ones backfilled from PostgreSQL's current values) and the new column
+// list is stored. Backfilled values may be newer than the stream position;
+// every later change of those rows is still applied after them, so the
+// records converge on PostgreSQL's state.
+func (a *applier) schemaWrites(ctx context.Context, rel *cdc.Relation) ([]mapping.Write, error) {
+	if a.seen[rel] {
+		return nil, nil
+	}
+	a.seen[rel] = true
+	name := rel.QualifiedName()
+	s := a.p.shapes[name]
+	if s == nil {
+		return nil, nil
+	}
+	old, known := a.known[name]
+	a.known[name] = rel.Columns
+	if !known {
+		return []mapping.Write{a.p.relationWrite(name, rel.Columns)}, nil
+	}
+	change := mapping.DiffColumns(old, rel.Columns)
+	if change.Empty() {
+		return nil, nil
+	}
+	a.p.log.Info("schema change", "table", name, "added", change.Added, "retyped", change.Retyped, "dropped", change.Dropped, "renamed", change.Renamed)
+	out := a.mapper.SchemaWrites(s, change)
+	if cols := change.Backfill(); len(cols) > 0 {
+		patches, err := a.backfill(ctx, rel, s, cols)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, patches...)
+	}
+	return append(out, a.p.relationWrite(name, rel.Columns)), nil
+}
+
+// backfill reads the key and cols of every row of the table.
+func (a *applier) backfill(ctx context.Context, rel *cdc.Relation, s *mapping.Shape, cols []string) ([]mapping.Write, error) {
+	conn, err := postgres.ConnectOne(ctx, a.p.o.Postgres, mapping.SessionParams)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	sel := make([]string, 0, len(s.Key)+len(cols))
+	for _, c := range append(append([]string{}, s.Key...), cols...) {
+		sel = append(sel, postgres.Ident(c))
+	}
+	rows, err := conn.Query(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+postgres.QualifiedIdent(rel.Schema, rel.Name), pgx.QueryResultFormats{pgx.TextFormatCode})
+	if err != nil {
+		return nil, fmt.Errorf("backfilling %s after a schema change: %w", rel.QualifiedName(), err)
+	}
+	defer rows.Close()
+	fds := rows.FieldDescriptions()
+	var out []mapping.Write
+	for rows.Next() {
+		r := mapping.Row{}
+		for i, raw := range rows.RawValues() {
+			r.Names = append(r.Names, fds[i].Name)
+			r.OIDs = append(r.OIDs, fds[i].DataTypeOID)
+			if raw == nil {
+				r.Vals = append(r.Vals, cdc.Datum{Kind: cdc.Null})
+			} else {
+				r.Vals = append(r.Vals, cdc.Datum{Kind: cdc.Text, Text: string(raw)})
+			}
+		}
+		w, err := a.mapper.PatchWrite(s, r)
+		if err != nil {
+			return nil, &PermanentError{err}
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
