@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -180,6 +181,21 @@ func safeIndex(m []string, i int) string {
 		return m[i]
 	}
 	return ""
+}
+
+// InstallServer installs the SurrealDB dev server (once per version) and
+// returns the node executable and the path of its server.mjs, for tests
+// that run a server of their own.
+func InstallServer(ctx context.Context, nodeBin string) (node, script string, err error) {
+	node, err = findNode(nodeBin)
+	if err != nil {
+		return "", "", err
+	}
+	dir, err := install(ctx, node, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", "", err
+	}
+	return node, filepath.Join(dir, "server.mjs"), nil
 }
 
 // install writes the embedded dev server into a cache directory named by

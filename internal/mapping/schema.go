@@ -21,8 +21,16 @@ func (c SchemaChange) Empty() bool {
 }
 
 // Backfill lists the columns whose values existing records lack or hold
-// in an old form, and must be read again from PostgreSQL.
-func (c SchemaChange) Backfill() []string { return append(slices.Clone(c.Added), c.Retyped...) }
+// in an old form, and must be read again from PostgreSQL. Renamed columns
+// are included: their values are moved, but a column that a later change
+// renamed again may not have been filled under its old name.
+func (c SchemaChange) Backfill() []string {
+	out := append(slices.Clone(c.Added), c.Retyped...)
+	for _, to := range c.Renamed {
+		out = append(out, to)
+	}
+	return out
+}
 
 // DiffColumns compares the column lists of two versions of a relation. A
 // column is taken as renamed when it sits where a column of the same type

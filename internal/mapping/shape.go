@@ -80,6 +80,9 @@ func (s *Shape) idIsKey(col string) bool {
 	return col == "id" && len(s.Key) == 1 && s.Key[0] == "id"
 }
 
+// FieldOf is the document field of a column.
+func (s *Shape) FieldOf(col string) string { return s.field(col).Name }
+
 // field returns how a column appears in documents.
 func (s *Shape) field(col string) *ColumnField {
 	if f := s.Fields[col]; f != nil {

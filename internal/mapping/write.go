@@ -28,6 +28,9 @@ const (
 	RenameField
 	// SetMeta stores Doc as record ID of pgsurreal's own table Table.
 	SetMeta
+	// Define runs Statement, a schema definition built from escaped
+	// identifiers only (sync.schema: schemafull).
+	Define
 )
 
 // Write is one SurrealDB write derived from a row change. Writes are
@@ -49,6 +52,8 @@ type Write struct {
 	FromTable string
 	// Field and FromField name fields for UnsetField and RenameField.
 	Field, FromField string
+	// Statement is the SurrealQL of a Define write.
+	Statement string
 	// Insert marks an Upsert that comes from a source INSERT: the record
 	// is not expected to exist yet.
 	Insert bool

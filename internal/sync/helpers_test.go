@@ -36,6 +36,9 @@ type fixture struct {
 	sur  config.Surreal
 	cl   *surreal.Client
 	sync config.Sync
+	// ended is closed when an in-process pipeline returns, with endErr.
+	ended  chan struct{}
+	endErr error
 }
 
 func newFixture(t *testing.T, schema string) *fixture {
@@ -98,7 +101,13 @@ func (f *fixture) options() pgsync.Options {
 func (f *fixture) start() func() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- pgsync.Run(ctx, f.options()) }()
+	f.ended = make(chan struct{})
+	go func() {
+		err := pgsync.Run(ctx, f.options())
+		f.endErr = err
+		close(f.ended)
+		done <- err
+	}()
 	stopped := false
 	var result error
 	stop := func() error {
@@ -138,6 +147,13 @@ func (f *fixture) caughtUp(timeout time.Duration) {
 	target, _ := cdc.ParseLSN(s)
 	deadline := time.Now().Add(timeout)
 	for f.position() < target {
+		if f.ended != nil {
+			select {
+			case <-f.ended:
+				f.t.Fatalf("the pipeline stopped: %v", f.endErr)
+			default:
+			}
+		}
 		if time.Now().After(deadline) {
 			f.t.Fatalf("SurrealDB did not catch up to %s within %s (at %s)", target, timeout, f.position())
 		}
@@ -320,4 +336,14 @@ func normDecimal(s string) string {
 		return s
 	}
 	return r.RatString()
+}
+
+// query runs SurrealQL and renders the first result.
+func (f *fixture) query(sql string) string {
+	f.t.Helper()
+	res, err := surrealdb.Query[any](context.Background(), f.cl.DB, sql, nil)
+	if err != nil {
+		f.t.Fatalf("%s: %v", sql, err)
+	}
+	return fmt.Sprint((*res)[0].Result)
 }

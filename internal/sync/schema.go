@@ -11,6 +11,7 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/cdc"
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
+	"github.com/pgsurreal/pgsurreal/internal/surreal"
 )
 
 // RelationTable keeps, per slot and source table, the columns SurrealDB's
@@ -99,7 +100,16 @@ func (a *applier) schemaWrites(ctx context.Context, rel *cdc.Relation) ([]mappin
 		return nil, nil
 	}
 	a.p.log.Info("schema change", "table", name, "added", change.Added, "retyped", change.Retyped, "dropped", change.Dropped, "renamed", change.Renamed)
-	out := a.mapper.SchemaWrites(s, change)
+	var out []mapping.Write
+	if a.p.o.Sync.Schema == "schemafull" {
+		defs, err := a.redefine(ctx, rel, s, change)
+		if err != nil {
+			return nil, err
+		}
+		out = defs
+	} else {
+		out = a.mapper.SchemaWrites(s, change)
+	}
 	if cols := change.Backfill(); len(cols) > 0 {
 		patches, err := a.backfill(ctx, rel, s, cols)
 		if err != nil {
@@ -112,6 +122,21 @@ func (a *applier) schemaWrites(ctx context.Context, rel *cdc.Relation) ([]mappin
 
 // backfill reads the key and cols of every row of the table.
 func (a *applier) backfill(ctx context.Context, rel *cdc.Relation, s *mapping.Shape, cols []string) ([]mapping.Write, error) {
+	cur, err := postgres.DescribeTable(ctx, a.p.pool, rel.Schema, rel.Name)
+	if err != nil {
+		return nil, err
+	}
+	// A column a later change dropped or renamed is not read here; that
+	// change reshapes the records when the stream reaches it.
+	var present []string
+	for _, c := range cols {
+		if _, ok := cur.Column(c); ok {
+			present = append(present, c)
+		}
+	}
+	if cols = present; len(cols) == 0 {
+		return nil, nil
+	}
 	conn, err := postgres.ConnectOne(ctx, a.p.o.Postgres, mapping.SessionParams)
 	if err != nil {
 		return nil, err
@@ -146,4 +171,63 @@ func (a *applier) backfill(ctx context.Context, rel *cdc.Relation, s *mapping.Sh
 		out = append(out, w)
 	}
 	return out, rows.Err()
+}
+
+// redefine brings a SCHEMAFULL table's definitions and records in line
+// with a schema change, in the order SurrealDB requires: a field's
+// definition must go before its values can be unset (a type without NONE
+// refuses UNSET), and a new field must be defined before values move in.
+func (a *applier) redefine(ctx context.Context, rel *cdc.Relation, s *mapping.Shape, change mapping.SchemaChange) ([]mapping.Write, error) {
+	t, err := a.asOf(ctx, rel)
+	if err != nil {
+		return nil, err
+	}
+	def, err := a.p.defineSchema(ctx, t, false)
+	if err != nil {
+		return nil, err
+	}
+	tb := surreal.Ident(s.Target)
+	var b strings.Builder
+	for _, col := range append(append([]string{}, change.Dropped...), change.Retyped...) {
+		f := surreal.Ident(s.FieldOf(col))
+		fmt.Fprintf(&b, "REMOVE FIELD IF EXISTS %s ON %s;\nUPDATE %s UNSET %s RETURN NONE;\n", f, tb, tb, f)
+	}
+	b.WriteString(def)
+	for from, to := range change.Renamed {
+		f, t := surreal.Ident(s.FieldOf(from)), surreal.Ident(s.FieldOf(to))
+		fmt.Fprintf(&b, "UPDATE %s SET %s = %s RETURN NONE;\nREMOVE FIELD IF EXISTS %s ON %s;\nUPDATE %s UNSET %s RETURN NONE;\n", tb, t, f, f, tb, tb, f)
+	}
+	return []mapping.Write{{Kind: mapping.Define, Statement: b.String(), Source: rel.QualifiedName() + " (schema change)", Namespace: s.Namespace, Database: s.Database}}, nil
+}
+
+// asOf describes the table with the columns the Relation message gives:
+// the catalog may already reflect later schema changes the stream has not
+// reached. NOT NULL and unique constraints come from the catalog for the
+// columns that still exist.
+func (a *applier) asOf(ctx context.Context, rel *cdc.Relation) (*cdc.Table, error) {
+	cur, err := postgres.DescribeTable(ctx, a.p.pool, rel.Schema, rel.Name)
+	if err != nil {
+		return nil, err
+	}
+	t := *cur
+	t.Columns = nil
+	for _, c := range rel.Columns {
+		tc := cdc.TableColumn{Name: c.Name, TypeOID: c.TypeOID, TypeMod: c.TypeMod}
+		if now, ok := cur.Column(c.Name); ok && now.TypeOID == c.TypeOID {
+			tc.NotNull = now.NotNull
+		}
+		t.Columns = append(t.Columns, tc)
+	}
+	t.Unique = nil
+	for _, u := range cur.Unique {
+		ok := true
+		for _, col := range u {
+			_, has := t.Column(col)
+			ok = ok && has
+		}
+		if ok {
+			t.Unique = append(t.Unique, u)
+		}
+	}
+	return &t, nil
 }

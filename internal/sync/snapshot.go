@@ -104,7 +104,20 @@ func (p *Pipeline) clearTargets(ctx context.Context) error {
 			// Define each table up front: concurrent first inserts into a
 			// table that does not exist yet conflict on its definition.
 			b.WriteString(useTarget(s, p.o.Surreal.Namespace, p.o.Surreal.Database))
-			fmt.Fprintf(&b, "REMOVE TABLE IF EXISTS %s;\nDEFINE TABLE %s;\n", surreal.Ident(n), surreal.Ident(n))
+			fmt.Fprintf(&b, "REMOVE TABLE IF EXISTS %s;\n", surreal.Ident(n))
+			if p.o.Sync.Schema != "schemafull" {
+				fmt.Fprintf(&b, "DEFINE TABLE %s;\n", surreal.Ident(n))
+			}
+		}
+	}
+	if p.o.Sync.Schema == "schemafull" {
+		for _, t := range p.tables {
+			def, err := p.defineSchema(ctx, t, true)
+			if err != nil {
+				return err
+			}
+			b.WriteString(useTarget(p.shapes[t.QualifiedName()], p.o.Surreal.Namespace, p.o.Surreal.Database))
+			b.WriteString(def)
 		}
 	}
 	return p.sink.Exec(ctx, b.String(), nil)

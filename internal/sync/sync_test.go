@@ -165,3 +165,43 @@ func TestSchemaChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSchemafull defines SCHEMAFULL tables with typed fields, record
+// links, relation tables and unique indexes, and keeps them in step with
+// schema changes.
+func TestSchemafull(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, shopSchema+`
+CREATE TABLE product (id int PRIMARY KEY, sku text NOT NULL UNIQUE, attrs jsonb, price numeric(10,2), tags text[]);
+INSERT INTO product VALUES (1, 'A-1', '{"color": "red", "size": {"w": 1}}', 9.99, '{a,b}'), (2, 'B-2', NULL, NULL, NULL);`)
+	f.sync.Schema = "schemafull"
+	withEdge(f)
+	stop := f.start()
+	f.caughtUp(60 * time.Second)
+	f.assertSame()
+	f.exec(`INSERT INTO product VALUES (3, 'C-3', '{"deep": {"er": [1, 2]}}', 1.5, '{}')`)
+	f.exec(`UPDATE "order" SET customer_id = 9 WHERE id = 3`)
+	f.exec(`ALTER TABLE product ADD COLUMN stock int NOT NULL DEFAULT 7; UPDATE product SET stock = 1 WHERE id = 1`)
+	f.exec(`ALTER TABLE product RENAME COLUMN price TO list_price; UPDATE product SET sku = 'A-1b' WHERE id = 1`)
+	f.caughtUp(30 * time.Second)
+	f.assertSame()
+
+	info := f.query("INFO FOR TABLE product")
+	for _, want := range []string{"DEFINE FIELD sku ON product TYPE string", "UNIQUE", "DEFINE FIELD stock ON product TYPE int", "list_price"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("INFO FOR TABLE product lacks %q: %s", want, info)
+		}
+	}
+	if strings.Contains(info, "DEFINE FIELD price") {
+		t.Errorf("the renamed field price is still defined: %s", info)
+	}
+	db := f.query("INFO FOR DB")
+	for _, want := range []string{"DEFINE TABLE product TYPE NORMAL SCHEMAFULL", "DEFINE TABLE placed_by TYPE RELATION IN order OUT customer SCHEMAFULL", "DEFINE TABLE customer_tag TYPE RELATION IN customer OUT tag SCHEMAFULL"} {
+		if !strings.Contains(db, want) {
+			t.Errorf("INFO FOR DB lacks %q: %s", want, db)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -102,6 +102,10 @@ func (s *Sink) ReadPosition(ctx context.Context) (*Position, error) {
 // transaction is open (ApplyPart), the writes and the position join it and
 // Apply commits it.
 func (s *Sink) Apply(ctx context.Context, ws []mapping.Write, pos Position) error {
+	ws, err := s.define(ctx, ws)
+	if err != nil {
+		return err
+	}
 	if s.tx != nil {
 		if err := s.ApplyPart(ctx, ws); err != nil {
 			return err
@@ -139,6 +143,10 @@ func (s *Sink) Apply(ctx context.Context, ws []mapping.Write, pos Position) erro
 // 3.0's UPSERT of existing records slows down as the transaction grows
 // (quadratically), UPDATE does not.
 func (s *Sink) ApplyPart(ctx context.Context, ws []mapping.Write) error {
+	ws, err := s.define(ctx, ws)
+	if err != nil {
+		return err
+	}
 	if s.tx == nil {
 		tx, err := s.cl.DB.Begin(ctx)
 		if err != nil {
@@ -173,6 +181,68 @@ func (s *Sink) ApplyPart(ctx context.Context, ws []mapping.Write) error {
 		return classify(res, err, missing.sources)
 	}
 	return nil
+}
+
+// define runs the schema definitions among ws, each statement its own
+// transaction: SurrealDB reports a write conflict when a transaction both
+// redefines a table's fields and updates its records. Writes before a
+// definition are applied first (in their own transaction, without the
+// position), so records and definitions change in stream order. This
+// splits the group's atomicity only around a schema change; everything
+// is idempotent (OVERWRITE, IF EXISTS, UNSET, upserts by id) and the
+// position is stored last, so a crash in between replays it all. It
+// returns the writes after the last definition.
+func (s *Sink) define(ctx context.Context, ws []mapping.Write) ([]mapping.Write, error) {
+	last := -1
+	for i := range ws {
+		if ws[i].Kind == mapping.Define {
+			last = i
+		}
+	}
+	if last < 0 {
+		return ws, nil
+	}
+	start := 0
+	for i := 0; i <= last; i++ {
+		if ws[i].Kind != mapping.Define {
+			continue
+		}
+		if i > start {
+			if err := s.plain(ctx, ws[start:i]); err != nil {
+				return nil, err
+			}
+		}
+		var b builder
+		b.write(&ws[i], s.cfg)
+		if res, err := surrealdb.Query[any](ctx, s.cl.DB, b.sql.String(), b.vars); err != nil {
+			return nil, classify(res, err, b.sources)
+		}
+		start = i + 1
+	}
+	return ws[last+1:], nil
+}
+
+// plain applies writes in one transaction without storing a position.
+func (s *Sink) plain(ctx context.Context, ws []mapping.Write) error {
+	if s.tx != nil {
+		var b builder
+		for i := range ws {
+			b.write(&ws[i], s.cfg)
+		}
+		res, err := surrealdb.Query[any](ctx, s.tx, b.sql.String(), b.vars)
+		if err != nil {
+			s.cancel(ctx)
+		}
+		return classify(res, err, b.sources)
+	}
+	var b builder
+	b.sql.WriteString("BEGIN;\n")
+	for i := range ws {
+		b.write(&ws[i], s.cfg)
+	}
+	b.sql.WriteString("COMMIT;\n")
+	res, err := surrealdb.Query[any](ctx, s.cl.DB, b.sql.String(), b.vars)
+	return classify(res, err, b.sources)
 }
 
 func isEmpty(v any) bool {
@@ -268,6 +338,11 @@ func (b *builder) write(w *mapping.Write, def config.Surreal) {
 	case mapping.RenameField:
 		b.stmt(w.Source, "UPDATE %s SET %s = %s RETURN NONE", tb, surreal.Ident(w.Field), surreal.Ident(w.FromField))
 		b.stmt(w.Source, "UPDATE %s UNSET %s RETURN NONE", tb, surreal.Ident(w.FromField))
+	case mapping.Define:
+		b.sql.WriteString(w.Statement)
+		for range strings.Count(w.Statement, ";\n") {
+			b.sources = append(b.sources, w.Source)
+		}
 	case mapping.SetMeta:
 		b.stmt(w.Source, "UPSERT type::record(%s, %s) CONTENT %s RETURN NONE", b.param(w.Table), b.param(w.ID), b.param(w.Doc))
 	}
