@@ -8,14 +8,24 @@ import (
 	"time"
 )
 
-// TestMillionRowTransaction updates one million rows in one transaction,
-// far beyond logical_decoding_work_mem: it arrives in parts and is applied
-// in one SurrealDB transaction.
+// TestMillionRowTransaction inserts, then updates, a large number of rows
+// in one transaction each, far beyond logical_decoding_work_mem: each
+// arrives in parts and is applied in one SurrealDB transaction. `make
+// test` uses 200,000 rows to stay within CI time; set
+// PGSURREAL_TEST_BIGTX_ROWS=1000000 for the full million (it takes
+// minutes: see docs/sync.md for the measured rates).
 func TestMillionRowTransaction(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
 	f := newFixture(t, `CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL, s text NOT NULL)`)
+	// A SurrealDB of its own: SurrealDB 3.0.2 (surrealkv) aborts a long
+	// interactive transaction with "memtable history insufficient for
+	// conflict detection" when other clients write a lot meanwhile. The
+	// pipeline retries it, but other tests' writes would make that slow.
+	srv := newSurrealServer(t)
+	srv.start()
+	f.useServer(srv)
 	// The pipeline runs as its own process, built without the race
 	// detector, so the test measures the product rather than -race.
 	cmd := f.syncProcess()
@@ -25,7 +35,7 @@ func TestMillionRowTransaction(t *testing.T) {
 	}()
 	f.caughtUp(60 * time.Second)
 	start := time.Now()
-	rows := 1000000
+	rows := 200000
 	if n, err := strconv.Atoi(os.Getenv("PGSURREAL_TEST_BIGTX_ROWS")); err == nil {
 		rows = n
 	}

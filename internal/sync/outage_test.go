@@ -101,13 +101,7 @@ func TestSurrealOutage(t *testing.T) {
 	srv.start()
 	f := newFixture(t, shopSchema)
 	withEdge(f)
-	f.sur.URL = srv.url()
-	f.sur.Password = "root"
-	cl, err := surreal.Connect(context.Background(), f.sur, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.cl = cl
+	f.useServer(srv)
 	stop := f.start()
 	f.caughtUp(60 * time.Second)
 
@@ -123,9 +117,7 @@ func TestSurrealOutage(t *testing.T) {
 	srv.start()
 	t.Logf("SurrealDB restarted after %d writes", ops.Load())
 	// The test's own client lost its connection too.
-	if f.cl, err = surreal.Connect(context.Background(), f.sur, nil); err != nil {
-		t.Fatal(err)
-	}
+	f.useServer(srv)
 	time.Sleep(3 * time.Second)
 	cancel()
 	if err := <-loadErr; err != nil {
@@ -136,4 +128,17 @@ func TestSurrealOutage(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("pipeline: %v", err)
 	}
+}
+
+// useServer points the fixture (and the pipelines it starts) at srv.
+func (f *fixture) useServer(srv *surrealServer) {
+	f.t.Helper()
+	f.sur.URL = srv.url()
+	f.sur.Password = "root"
+	cl, err := surreal.Connect(context.Background(), f.sur, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { _ = cl.Close(context.Background()) })
+	f.cl = cl
 }

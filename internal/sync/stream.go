@@ -78,7 +78,7 @@ func (p *Pipeline) streamOnce(ctx context.Context, from cdc.LSN) error {
 	defer repl.Close(context.WithoutCancel(ctx))
 	st := logrepl.NewStream(repl, p.o.Sync.Slot, p.o.Sync.Publication, p.log)
 	st.StatusInterval = p.o.Sync.StatusInterval.Duration
-	st.MaxPart = max(p.o.Sync.BatchSize, 100)
+	st.MaxPart = max(p.o.Sync.BatchSize, 5000)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	txns := make(chan cdc.Txn, 256)
