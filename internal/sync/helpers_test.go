@@ -101,11 +101,12 @@ func (f *fixture) options() pgsync.Options {
 func (f *fixture) start() func() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	f.ended = make(chan struct{})
+	ended := make(chan struct{})
+	f.ended = ended
 	go func() {
 		err := pgsync.Run(ctx, f.options())
 		f.endErr = err
-		close(f.ended)
+		close(ended)
 		done <- err
 	}()
 	stopped := false
@@ -115,6 +116,7 @@ func (f *fixture) start() func() error {
 			stopped = true
 			cancel()
 			result = <-done
+			f.ended = nil
 		}
 		return result
 	}

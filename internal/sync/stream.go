@@ -71,28 +71,34 @@ func (p *Pipeline) streamLoop(ctx context.Context, from cdc.LSN) error {
 
 // streamOnce runs one replication connection until it fails.
 func (p *Pipeline) streamOnce(ctx context.Context, from cdc.LSN) error {
-	repl, err := logrepl.ReplicationConn(ctx, p.o.Postgres, mapping.SessionParams)
-	if err != nil {
-		return err
-	}
-	defer repl.Close(context.WithoutCancel(ctx))
-	st := logrepl.NewStream(repl, p.o.Sync.Slot, p.o.Sync.Publication, p.log)
-	st.StatusInterval = p.o.Sync.StatusInterval.Duration
-	st.MaxPart = max(p.o.Sync.BatchSize, 5000)
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	txns := make(chan cdc.Txn, 256)
-	errc := make(chan error, 1)
-	go func() { errc <- st.Run(sctx, from, txns) }()
 	known, err := p.loadRelations(ctx)
 	if err != nil {
 		return err
 	}
+	repl, err := logrepl.ReplicationConn(ctx, p.o.Postgres, mapping.SessionParams)
+	if err != nil {
+		return err
+	}
+	st := logrepl.NewStream(repl, p.o.Sync.Slot, p.o.Sync.Publication, p.log)
+	st.StatusInterval = p.o.Sync.StatusInterval.Duration
+	st.MaxPart = max(p.o.Sync.BatchSize, 5000)
+	sctx, cancel := context.WithCancel(ctx)
+	txns := make(chan cdc.Txn, 256)
+	// ended is closed when Run returns, with its error in runErr; the
+	// connection is closed only after that.
+	ended := make(chan struct{})
+	var runErr error
+	go func() {
+		defer close(ended)
+		runErr = st.Run(sctx, from, txns)
+	}()
 	a := &applier{p: p, st: st, in: txns, mapper: mapping.NewMapper(p.shapes, p.loadTypes(ctx)),
 		known: known, seen: map[*cdc.Relation]bool{}}
-	err = a.run(sctx, errc)
+	err = a.run(sctx, ended)
 	cancel()
-	if runErr := <-errc; err == nil {
+	<-ended
+	_ = repl.Close(context.WithoutCancel(ctx))
+	if err == nil || (errors.Is(err, context.Canceled) && runErr != nil && ctx.Err() == nil) {
 		err = runErr
 	}
 	p.sink.Abort(context.WithoutCancel(ctx))
@@ -117,7 +123,7 @@ type applier struct {
 	ctx     context.Context
 }
 
-func (a *applier) next(ctx context.Context, errc <-chan error) (cdc.Txn, error) {
+func (a *applier) next(ctx context.Context, ended <-chan struct{}) (cdc.Txn, error) {
 	if a.pending != nil {
 		t := *a.pending
 		a.pending = nil
@@ -126,26 +132,24 @@ func (a *applier) next(ctx context.Context, errc <-chan error) (cdc.Txn, error) 
 	select {
 	case t := <-a.in:
 		return t, nil
-	case err := <-errc:
-		if err == nil {
-			err = ctx.Err()
-		}
-		return cdc.Txn{}, err
+	case <-ended:
+		// The reader stopped; its error is returned by streamOnce.
+		return cdc.Txn{}, context.Canceled
 	case <-ctx.Done():
 		return cdc.Txn{}, ctx.Err()
 	}
 }
 
-func (a *applier) run(ctx context.Context, errc <-chan error) error {
+func (a *applier) run(ctx context.Context, ended <-chan struct{}) error {
 	a.ctx = ctx
 	batch := a.p.o.Sync.BatchSize
 	for {
-		t, err := a.next(ctx, errc)
+		t, err := a.next(ctx, ended)
 		if err != nil {
 			return err
 		}
 		if !t.Final {
-			if err := a.applyLarge(ctx, t, errc); err != nil {
+			if err := a.applyLarge(ctx, t, ended); err != nil {
 				return err
 			}
 			continue
@@ -195,7 +199,7 @@ func (a *applier) apply(ctx context.Context, group []cdc.Txn) error {
 
 // applyLarge applies a transaction that arrives in parts inside one
 // interactive SurrealDB transaction, committed with the final part.
-func (a *applier) applyLarge(ctx context.Context, t cdc.Txn, errc <-chan error) error {
+func (a *applier) applyLarge(ctx context.Context, t cdc.Txn, ended <-chan struct{}) error {
 	start := time.Now()
 	changes := 0
 	for !t.Final {
@@ -209,7 +213,7 @@ func (a *applier) applyLarge(ctx context.Context, t cdc.Txn, errc <-chan error) 
 		}
 		changes += len(t.Changes)
 		waitStart := time.Now()
-		if t, err = a.next(ctx, errc); err != nil {
+		if t, err = a.next(ctx, ended); err != nil {
 			return err
 		}
 		a.p.log.Debug("applied part of a large transaction", "xid", t.XID, "part", t.Part, "changes", changes,
