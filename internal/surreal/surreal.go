@@ -30,9 +30,10 @@ import (
 // names, spaces, quotes and unicode are all safe; it is the only way
 // pgsurreal puts a name into SurrealQL.
 func Ident(name string) string {
-	r := strings.NewReplacer(`\`, `\\`, "`", "\\`")
-	return "`" + r.Replace(name) + "`"
+	return "`" + identEscaper.Replace(name) + "`"
 }
+
+var identEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`")
 
 // Client is a signed-in connection using the configured namespace and
 // database.
