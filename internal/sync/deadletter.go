@@ -98,3 +98,29 @@ func (p *Pipeline) park(ctx context.Context, table string, t cdc.Txn, ae *sink.A
 	}
 	return nil
 }
+
+// parkUnmappable handles a change the mapping cannot express in SurrealDB
+// (a value SurrealDB cannot store unchanged): without sync.dead_letter the
+// pipeline stops naming table, key and column; with it the change is
+// parked and replication goes on.
+func (a *applier) parkUnmappable(t cdc.Txn, ch cdc.Change, err error) error {
+	table := a.p.o.Sync.DeadLetter
+	if table == "" {
+		return &PermanentError{fmt.Errorf("%w\nreplication stopped so that no change is lost: exclude or transform the column, or set sync.dead_letter to park such changes in a PostgreSQL table", err)}
+	}
+	ctx := a.ctx
+	if err := a.p.ensureDeadLetter(ctx, table); err != nil {
+		return err
+	}
+	src := "a truncate"
+	if ch.Rel != nil {
+		src = ch.Rel.QualifiedName() + " (" + ch.Op.String() + ")"
+	}
+	ae := &sink.ApplyError{Source: src, Msg: err.Error()}
+	if perr := a.p.park(ctx, table, t, ae, nil); perr != nil {
+		return perr
+	}
+	a.p.o.Metrics.DeadLetters.Inc()
+	a.p.log.Error("change parked in the dead-letter table", "table", table, "row", src, "lsn", t.End.String(), "err", err)
+	return nil
+}

@@ -242,7 +242,10 @@ func (a *applier) writes(t cdc.Txn) ([]mapping.Write, error) {
 		}
 		ws, err := a.mapper.Writes(ch)
 		if err != nil {
-			return nil, &PermanentError{err}
+			if perr := a.parkUnmappable(t, ch, err); perr != nil {
+				return nil, perr
+			}
+			continue
 		}
 		out = append(out, ws...)
 		a.p.o.Metrics.countChange(ch)

@@ -205,3 +205,43 @@ INSERT INTO product VALUES (1, 'A-1', '{"color": "red", "size": {"w": 1}}', 9.99
 		t.Fatal(err)
 	}
 }
+
+// TestUnmappableValue: a value SurrealDB cannot store unchanged stops the
+// pipeline with the table, key and column; with sync.dead_letter it is
+// parked in PostgreSQL and replication goes on.
+func TestUnmappableValue(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `CREATE TABLE m (id int PRIMARY KEY, amount numeric)`)
+	stop := f.start()
+	f.caughtUp(30 * time.Second)
+	f.exec(`INSERT INTO m VALUES (1, 1.5), (2, 1234567890123456789012345678901234567890)`)
+	select {
+	case <-f.ended:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pipeline did not stop on an unrepresentable value")
+	}
+	err := stop()
+	if err == nil || !strings.Contains(err.Error(), "public.m key (2) column amount") || !strings.Contains(err.Error(), "sync.dead_letter") {
+		t.Fatalf("err = %v", err)
+	}
+
+	f.sync.DeadLetter = "pgsurreal.dead_letter"
+	stop = f.start()
+	f.exec(`INSERT INTO m VALUES (3, 3)`)
+	f.caughtUp(30 * time.Second)
+	var n int
+	var source string
+	if err := f.pool.QueryRow(context.Background(), `SELECT count(*), min(source) FROM pgsurreal.dead_letter`).Scan(&n, &source); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || source != "public.m (insert)" {
+		t.Fatalf("dead letters: %d, source %q", n, source)
+	}
+	recs := f.records("m")
+	if len(recs) != 2 || recs["n:1"] == "" || recs["n:3"] == "" {
+		t.Fatalf("records: %v", recs)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
