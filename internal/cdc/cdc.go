@@ -129,6 +129,15 @@ type Txn struct {
 	// origin (loop prevention for two-way sync).
 	Origin  string
 	Changes []Change
-	Part    int
-	Final   bool
+	// Messages are pgsurreal's own transactional logical decoding
+	// messages in this transaction (prefix "pgsurreal_..."), in order.
+	Messages []Message
+	Part     int
+	Final    bool
+}
+
+// Message is a logical decoding message (pg_logical_emit_message).
+type Message struct {
+	Prefix  string
+	Content string
 }

@@ -24,6 +24,7 @@ func (p *Pipeline) streamLoop(ctx context.Context, from cdc.LSN) error {
 	defer stop()
 	go logrepl.Heartbeat(hctx, p.pool, p.o.Sync.Heartbeat.Duration, p.log)
 	go p.watchSlot(hctx)
+	go p.watchNewTables(hctx, max(p.o.Sync.Heartbeat.Duration, time.Second))
 	backoff := 200 * time.Millisecond
 	for {
 		started := time.Now()
@@ -232,6 +233,15 @@ func (a *applier) applyLarge(ctx context.Context, t cdc.Txn, ended <-chan struct
 
 func (a *applier) writes(t cdc.Txn) ([]mapping.Write, error) {
 	var out []mapping.Write
+	for _, m := range t.Messages {
+		if m.Prefix == AddTablePrefix {
+			ws, err := a.joinTable(a.ctx, m.Content)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ws...)
+		}
+	}
 	for _, ch := range t.Changes {
 		if ch.Rel != nil {
 			sw, err := a.schemaWrites(a.ctx, ch.Rel)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	gosync "sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -50,9 +51,12 @@ type Pipeline struct {
 	o      Options
 	log    *slog.Logger
 	pool   *pgxpool.Pool
+	mu     gosync.Mutex // guards shapes and tables, which new tables extend
 	shapes map[string]*mapping.Shape
 	tables []*cdc.Table
 	sink   *sink.Sink
+	// announced are new tables already added to the publication.
+	announced map[string]bool
 }
 
 // Run replicates until ctx ends. It snapshots first when there is no
@@ -107,7 +111,7 @@ func open(ctx context.Context, o Options) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{o: o, log: o.Log, pool: pool}
+	p := &Pipeline{o: o, log: o.Log, pool: pool, announced: map[string]bool{}}
 	if p.tables, err = selectTables(ctx, pool, o.Sync); err != nil {
 		pool.Close()
 		return nil, err
@@ -187,6 +191,9 @@ func (p *Pipeline) prepare(ctx context.Context) (cdc.LSN, error) {
 	case cdc.LSN(pos.LSN) < slot.ConfirmedFlushLSN:
 		return 0, &PermanentError{fmt.Errorf("replication slot %q was confirmed up to %s but SurrealDB only has changes up to %s: another consumer advanced the slot or SurrealDB was restored from an older backup; run `pgsurreal sync --resync`", slotName, slot.ConfirmedFlushLSN, cdc.LSN(pos.LSN))}
 	}
+	if err := p.deferUnpublished(ctx); err != nil {
+		return 0, err
+	}
 	p.log.Info("resuming replication", "slot", slotName, "position", cdc.LSN(pos.LSN).String(), "slot_confirmed", slot.ConfirmedFlushLSN.String())
 	return cdc.LSN(pos.LSN), nil
 }
@@ -263,4 +270,39 @@ func Snapshot(ctx context.Context, o Options) (int64, error) {
 		return 0, err
 	}
 	return p.copyTables(ctx, snap)
+}
+
+// deferUnpublished leaves out of the starting set the selected tables the
+// publication does not have yet (created while sync was not running): the
+// new-table watcher adds them to the publication and copies them, as it
+// does for tables created while streaming.
+func (p *Pipeline) deferUnpublished(ctx context.Context) error {
+	rows, err := p.pool.Query(ctx, "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = $1", p.o.Sync.Publication)
+	if err != nil {
+		return fmt.Errorf("reading publication %s: %w", p.o.Sync.Publication, err)
+	}
+	published := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		published[n] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	kept := p.tables[:0:0]
+	for _, t := range p.tables {
+		if published[t.QualifiedName()] {
+			kept = append(kept, t)
+			continue
+		}
+		delete(p.shapes, t.QualifiedName())
+		p.log.Info("table not in the publication yet; it will be added and copied", "table", t.QualifiedName())
+	}
+	p.tables = kept
+	return nil
 }

@@ -245,3 +245,40 @@ func TestUnmappableValue(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNewTableJoins creates tables while sync streams and while it is
+// stopped: each is added to the publication, copied, and streamed.
+func TestNewTableJoins(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `CREATE TABLE a (id int PRIMARY KEY, v text); INSERT INTO a VALUES (1, 'one')`)
+	stop := f.start()
+	f.caughtUp(30 * time.Second)
+	f.exec(`CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a(id), w text); INSERT INTO b SELECT g, 1, 'w' || g FROM generate_series(1, 500) g`)
+	waitFor(t, 30*time.Second, func() bool { return len(f.records("b")) == 500 })
+	f.exec(`UPDATE b SET w = 'changed' WHERE id = 7; DELETE FROM b WHERE id = 8; INSERT INTO b VALUES (501, 1, 'new')`)
+	f.caughtUp(30 * time.Second)
+	f.assertSame()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	f.exec(`CREATE TABLE c (id int PRIMARY KEY); INSERT INTO c VALUES (1), (2)`)
+	stop = f.start()
+	waitFor(t, 30*time.Second, func() bool { return len(f.records("c")) == 2 })
+	f.exec(`INSERT INTO c VALUES (3)`)
+	f.caughtUp(30 * time.Second)
+	f.assertSame()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -2,6 +2,7 @@ package logrepl
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pglogrepl"
 
@@ -62,6 +63,10 @@ func (d *decoder) decode(data []byte) (cdc.Txn, bool, error) {
 			rels = append(rels, rel)
 		}
 		d.txn.Changes = append(d.txn.Changes, cdc.Change{Op: cdc.OpTruncate, Truncated: rels, Cascade: m.Option&pglogrepl.TruncateOptionCascade != 0})
+	case *pglogrepl.LogicalDecodingMessage:
+		if d.txn != nil && m.Transactional && strings.HasPrefix(m.Prefix, "pgsurreal_") && m.Prefix != HeartbeatPrefix && !d.skip {
+			d.txn.Messages = append(d.txn.Messages, cdc.Message{Prefix: m.Prefix, Content: string(m.Content)})
+		}
 	case *pglogrepl.CommitMessage:
 		if d.txn == nil {
 			return cdc.Txn{}, false, fmt.Errorf("commit without begin at %s", cdc.LSN(m.CommitLSN))
@@ -100,6 +105,7 @@ func (d *decoder) add(relID uint32, build func(*cdc.Relation) cdc.Change) (cdc.T
 	part.Part = d.part
 	d.part++
 	d.txn.Changes = make([]cdc.Change, 0, d.s.MaxPart)
+	d.txn.Messages = nil
 	return part, true, nil
 }
 
