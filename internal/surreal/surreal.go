@@ -86,6 +86,7 @@ func Dial(ctx context.Context, cfg config.Surreal, log *slog.Logger) (*surrealdb
 	var conn connection.Connection
 	switch u.Scheme {
 	case "ws", "wss":
+		fixReadErrors()
 		if err := useCAFile(cfg.CAFile); err != nil {
 			return nil, err
 		}
