@@ -15,6 +15,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgsurreal/pgsurreal/internal/cdc"
@@ -240,6 +241,12 @@ func isRetryable(err error) bool {
 	case errors.As(err, &perm), errors.As(err, &apply):
 		return false
 	case errors.As(err, &cfgErr):
+		// A refused password, a pg_hba refusal or a missing database
+		// will not fix itself; an unreachable server may.
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000" || pe.Code == "3D000") {
+			return false
+		}
 		return true
 	}
 	return sink.IsRetryable(err) || isConnError(err)

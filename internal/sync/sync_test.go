@@ -282,3 +282,17 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestWrongPasswordStops: a refused password is not retried forever.
+func TestWrongPasswordStops(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `CREATE TABLE a (id int PRIMARY KEY)`)
+	o := f.options()
+	o.Postgres.Password = "not-the-password"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := pgsync.Run(ctx, o)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "rejected the password") || strings.Contains(err.Error(), "not-the-password") {
+		t.Fatalf("err = %v", err)
+	}
+}
