@@ -296,3 +296,43 @@ func TestWrongPasswordStops(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestSurrealRefusal: a change SurrealDB refuses (here an ASSERT defined
+// on the target) stops the pipeline naming the row; with sync.dead_letter
+// the refused row is parked and the rest of its transaction applied.
+func TestSurrealRefusal(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `CREATE TABLE r (id int PRIMARY KEY, v int)`)
+	stop := f.start()
+	f.caughtUp(30 * time.Second)
+	f.query("DEFINE FIELD v ON r TYPE null | int ASSERT $value = NONE OR $value = NULL OR $value < 100")
+	f.exec(`INSERT INTO r VALUES (1, 5), (2, 500)`)
+	select {
+	case <-f.ended:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pipeline did not stop on a refused change")
+	}
+	err := stop()
+	if err == nil || !strings.Contains(err.Error(), "SurrealDB refused the change to public.r key (2)") {
+		t.Fatalf("err = %v", err)
+	}
+	f.sync.DeadLetter = "pgsurreal.refused"
+	stop = f.start()
+	f.exec(`INSERT INTO r VALUES (3, 7)`)
+	f.caughtUp(30 * time.Second)
+	var n int
+	var source string
+	if err := f.pool.QueryRow(context.Background(), `SELECT count(*), min(source) FROM pgsurreal.refused`).Scan(&n, &source); err != nil {
+		t.Fatal(err)
+	}
+	if n < 1 || source != "public.r key (2)" {
+		t.Fatalf("dead letters: %d, source %q", n, source)
+	}
+	recs := f.records("r")
+	if len(recs) != 2 || recs["n:1"] == "" || recs["n:3"] == "" {
+		t.Fatalf("records: %v", recs)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

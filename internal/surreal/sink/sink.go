@@ -124,7 +124,7 @@ func (s *Sink) Apply(ctx context.Context, ws []mapping.Write, pos Position) erro
 		return nil
 	}
 	var b builder
-	b.sql.WriteString("BEGIN;\n")
+	b.begin()
 	for i := range ws {
 		b.write(&ws[i], s.cfg)
 	}
@@ -236,7 +236,7 @@ func (s *Sink) plain(ctx context.Context, ws []mapping.Write) error {
 		return classify(res, err, b.sources)
 	}
 	var b builder
-	b.sql.WriteString("BEGIN;\n")
+	b.begin()
 	for i := range ws {
 		b.write(&ws[i], s.cfg)
 	}
@@ -291,6 +291,13 @@ func (b *builder) param(v any) string {
 	b.n++
 	b.vars[name] = v
 	return "$" + name
+}
+
+// begin opens the transaction of a query; BEGIN has a result entry of
+// its own, so it takes a place in sources.
+func (b *builder) begin() {
+	b.sql.WriteString("BEGIN;\n")
+	b.sources = append(b.sources, "")
 }
 
 func (b *builder) stmt(source, format string, args ...any) {
