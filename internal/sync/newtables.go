@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -112,7 +113,7 @@ func (a *applier) joinTable(ctx context.Context, name string) ([]mapping.Write, 
 	for _, c := range t.Columns {
 		cols = append(cols, c.Name)
 	}
-	rows, err := a.readRows(ctx, t, cols)
+	rows, err := a.readRows(ctx, t.Schema, t.Name, cols)
 	if err != nil {
 		return nil, err
 	}
@@ -146,9 +147,9 @@ func cutQualified(name string) (string, string, bool) {
 	return "public", name, false
 }
 
-// readRows reads cols of every row of t in text format, in the column
-// order of t.
-func (a *applier) readRows(ctx context.Context, t *cdc.Table, cols []string) ([]mapping.Row, error) {
+// readRows reads cols of every row of a table in PostgreSQL's text format
+// (with the session settings the mapping expects).
+func (a *applier) readRows(ctx context.Context, schema, table string, cols []string) ([]mapping.Row, error) {
 	conn, err := postgres.ConnectOne(ctx, a.p.o.Postgres, mapping.SessionParams)
 	if err != nil {
 		return nil, err
@@ -158,9 +159,9 @@ func (a *applier) readRows(ctx context.Context, t *cdc.Table, cols []string) ([]
 	for i, c := range cols {
 		sel[i] = postgres.Ident(c)
 	}
-	rows, err := conn.Query(ctx, "SELECT "+joinComma(sel)+" FROM "+postgres.QualifiedIdent(t.Schema, t.Name), pgx.QueryResultFormats{pgx.TextFormatCode})
+	rows, err := conn.Query(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+postgres.QualifiedIdent(schema, table), pgx.QueryResultFormats{pgx.TextFormatCode})
 	if err != nil {
-		return nil, fmt.Errorf("copying new table %s: %w", t.QualifiedName(), err)
+		return nil, fmt.Errorf("reading %s.%s: %w", schema, table, err)
 	}
 	defer rows.Close()
 	fds := rows.FieldDescriptions()
@@ -179,15 +180,4 @@ func (a *applier) readRows(ctx context.Context, t *cdc.Table, cols []string) ([]
 		out = append(out, r)
 	}
 	return out, rows.Err()
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	surrealdb "github.com/surrealdb/surrealdb.go"
 
 	"github.com/pgsurreal/pgsurreal/internal/cdc"
@@ -137,40 +136,19 @@ func (a *applier) backfill(ctx context.Context, rel *cdc.Relation, s *mapping.Sh
 	if cols = present; len(cols) == 0 {
 		return nil, nil
 	}
-	conn, err := postgres.ConnectOne(ctx, a.p.o.Postgres, mapping.SessionParams)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	sel := make([]string, 0, len(s.Key)+len(cols))
-	for _, c := range append(append([]string{}, s.Key...), cols...) {
-		sel = append(sel, postgres.Ident(c))
-	}
-	rows, err := conn.Query(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+postgres.QualifiedIdent(rel.Schema, rel.Name), pgx.QueryResultFormats{pgx.TextFormatCode})
+	rows, err := a.readRows(ctx, rel.Schema, rel.Name, append(append([]string{}, s.Key...), cols...))
 	if err != nil {
 		return nil, fmt.Errorf("backfilling %s after a schema change: %w", rel.QualifiedName(), err)
 	}
-	defer rows.Close()
-	fds := rows.FieldDescriptions()
 	var out []mapping.Write
-	for rows.Next() {
-		r := mapping.Row{}
-		for i, raw := range rows.RawValues() {
-			r.Names = append(r.Names, fds[i].Name)
-			r.OIDs = append(r.OIDs, fds[i].DataTypeOID)
-			if raw == nil {
-				r.Vals = append(r.Vals, cdc.Datum{Kind: cdc.Null})
-			} else {
-				r.Vals = append(r.Vals, cdc.Datum{Kind: cdc.Text, Text: string(raw)})
-			}
-		}
+	for _, r := range rows {
 		w, err := a.mapper.PatchWrite(s, r)
 		if err != nil {
 			return nil, &PermanentError{err}
 		}
 		out = append(out, w)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // redefine brings a SCHEMAFULL table's definitions and records in line
