@@ -77,7 +77,7 @@ func main() {
 	flag.BoolVar(&f.verbose, "v", false, "log pgsurreal at info level")
 	flag.BoolVar(&f.keep, "keep", false, "keep the PostgreSQL database and SurrealDB namespace (for a look afterwards)")
 	flag.BoolVar(&f.private, "private-stack", false, "run against a stack of the benchmarks' own (.pgsurreal/bench, ports 54349/18349) instead of the shared test stack")
-	flag.BoolVar(&f.keepStack, "keep-stack", false, "leave the test stack running if this run started it")
+	flag.BoolVar(&f.keepStack, "keep-stack", false, "leave the stack running if this run started it")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, f)
@@ -220,8 +220,8 @@ func run(ctx context.Context, f flags) error {
 			}
 		}
 		a, b := res.Snapshot[len(res.Snapshot)-1], res.Raw[len(res.Raw)-1]
-		fmt.Printf("round %d/%d: pgsurreal snapshot %.0f rows/s (%.1f s, %d records verified); raw INSERT %.0f rows/s (%.1f s)\n",
-			round, f.rounds, a.PerS, a.Seconds, a.Rows, b.PerS, b.Seconds)
+		fmt.Printf("round %d/%d: pgsurreal snapshot %.0f rows/s (%.1f s, %.1f s CPU here, %d records verified); raw INSERT %.0f rows/s (%.1f s, %.1f s CPU here)\n",
+			round, f.rounds, a.PerS, a.Seconds, a.CPUSeconds, a.Rows, b.PerS, b.Seconds, b.CPUSeconds)
 	}
 
 	docs, err := harness.ReadDocs(ctx, pg, source(f.upsertRows))
@@ -285,12 +285,12 @@ func perS(rs []harness.Rate) []float64 {
 // snapshot runs pgsurreal's one-off snapshot into sur and checks that
 // SurrealDB then holds exactly rows records.
 func snapshot(ctx context.Context, pg config.Postgres, sur config.Surreal, sc config.Sync, log *slog.Logger, rows int) (harness.Rate, error) {
-	start := time.Now()
+	start, cpu := time.Now(), harness.CPUTime()
 	n, err := pgsync.Snapshot(ctx, pgsync.Options{Postgres: pg, Surreal: sur, Sync: sc, Log: log})
 	if err != nil {
 		return harness.Rate{}, fmt.Errorf("pgsurreal snapshot: %w", err)
 	}
-	elapsed := time.Since(start)
+	r := harness.NewRate(n, time.Since(start), harness.CPUTime()-cpu)
 	db, err := harness.Connect(ctx, sur)
 	if err != nil {
 		return harness.Rate{}, err
@@ -303,7 +303,7 @@ func snapshot(ctx context.Context, pg config.Postgres, sur config.Surreal, sc co
 	if n != int64(rows) || got != int64(rows) {
 		return harness.Rate{}, fmt.Errorf("pgsurreal snapshot copied %d rows and SurrealDB holds %d records of bench, want %d", n, got, rows)
 	}
-	return harness.Rate{Rows: n, Seconds: elapsed.Seconds(), PerS: float64(n) / elapsed.Seconds()}, nil
+	return r, nil
 }
 
 var columns = []string{"id int8 pk", "qty int4", "name text", "price numeric(12,2)", "score float8 (10% NULL)",

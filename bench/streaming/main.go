@@ -88,7 +88,7 @@ func main() {
 	flag.IntVar(&f.batchSize, "batch-size", 0, "sync.batch_size of the pipeline (0: the default)")
 	flag.BoolVar(&f.verbose, "v", false, "log pgsurreal at info level")
 	flag.BoolVar(&f.private, "private-stack", false, "run against a stack of the benchmarks' own (.pgsurreal/bench, ports 54349/18349) instead of the shared test stack")
-	flag.BoolVar(&f.keepStack, "keep-stack", false, "leave the test stack running if this run started it")
+	flag.BoolVar(&f.keepStack, "keep-stack", false, "leave the stack running if this run started it")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, f)

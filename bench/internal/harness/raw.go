@@ -28,10 +28,13 @@ type Rate struct {
 	Rows    int64   `json:"rows"`
 	Seconds float64 `json:"seconds"`
 	PerS    float64 `json:"rows_per_s"`
+	// CPUSeconds is this process's CPU time over the measurement.
+	CPUSeconds float64 `json:"client_cpu_seconds"`
 }
 
-func rate(rows int64, d time.Duration) Rate {
-	return Rate{Rows: rows, Seconds: d.Seconds(), PerS: float64(rows) / d.Seconds()}
+// NewRate is rows moved in d using cpu of this process's CPU time.
+func NewRate(rows int64, d, cpu time.Duration) Rate {
+	return Rate{Rows: rows, Seconds: Round(d.Seconds(), 2), PerS: Round(float64(rows)/d.Seconds(), 0), CPUSeconds: Round(cpu.Seconds(), 2)}
 }
 
 // Define creates table (schemaless) in cfg's database, first removing any
@@ -71,7 +74,7 @@ func RawIngest(ctx context.Context, pg config.Postgres, src Source, sur config.S
 	}
 	stmt := fmt.Sprintf("INSERT INTO %s $rows RETURN NONE", surreal.Ident(table))
 
-	start := time.Now()
+	start, cpu := time.Now(), CPUTime()
 	batches := make(chan []any, 2*writers)
 	g, gctx := errgroup.WithContext(ctx)
 	var rows int64
@@ -120,7 +123,7 @@ func RawIngest(ctx context.Context, pg config.Postgres, src Source, sur config.S
 	if err := g.Wait(); err != nil {
 		return Rate{}, err
 	}
-	return rate(rows, time.Since(start)), nil
+	return NewRate(rows, time.Since(start), CPUTime()-cpu), nil
 }
 
 // ReadDocs reads the documents of src into memory.
@@ -162,7 +165,7 @@ func PerRowUpsert(ctx context.Context, sur config.Surreal, table string, docs []
 	per := max(1, len(docs)/max(1, rounds))
 	var out []Rate
 	for from := 0; from+per <= len(docs); from += per {
-		start := time.Now()
+		start, cpu := time.Now(), CPUTime()
 		for _, d := range docs[from : from+per] {
 			content := make(map[string]any, len(d))
 			for k, v := range d {
@@ -175,7 +178,7 @@ func PerRowUpsert(ctx context.Context, sur config.Surreal, table string, docs []
 				return nil, fmt.Errorf("per-row UPSERT: %w", err)
 			}
 		}
-		out = append(out, rate(int64(per), time.Since(start)))
+		out = append(out, NewRate(int64(per), time.Since(start), CPUTime()-cpu))
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/pgsurreal/pgsurreal/internal/testenv"
@@ -91,4 +92,15 @@ func LoadAverage() float64 {
 	var x float64
 	_, _ = fmt.Sscan(string(b), &x)
 	return x
+}
+
+// CPUTime returns the CPU time (user + system) this process has used: the
+// pipeline runs in-process, so the difference over a measurement is what
+// pgsurreal (or the raw client) cost on the machine's few cores.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
