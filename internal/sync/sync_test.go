@@ -2,10 +2,14 @@ package sync_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	surrealdb "github.com/surrealdb/surrealdb.go"
 
 	"github.com/pgsurreal/pgsurreal/internal/config"
 	pgsync "github.com/pgsurreal/pgsurreal/internal/sync"
@@ -335,4 +339,64 @@ func TestSurrealRefusal(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestTableOptions: a renamed target, a per-table namespace/database,
+// column selection and the drop/mask/hash transforms, through snapshot
+// and streaming.
+func TestTableOptions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `
+CREATE TABLE person (id int PRIMARY KEY, name text, email text, ssn text, secret text, note text);
+INSERT INTO person VALUES (1, 'Ann', 'ann@example.com', '123-45-6789', 's1', 'n1');
+CREATE TABLE audit (id int PRIMARY KEY, what text);
+INSERT INTO audit VALUES (1, 'created');`)
+	f.sync.Tables = []config.Table{
+		{Name: "public.person", Target: "people", ExcludeColumns: []string{"note"},
+			Transforms: map[string]string{"email": "mask", "ssn": "hash", "secret": "drop"}},
+		{Name: "public.audit", Namespace: f.sur.Namespace, Database: "audit_db"},
+	}
+	stop := f.start()
+	f.caughtUp(30 * time.Second)
+	f.exec(`INSERT INTO person VALUES (2, 'Bob', 'bob@example.com', '987-65-4321', 's2', 'n2')`)
+	f.exec(`UPDATE person SET name = 'Ann B' WHERE id = 1`)
+	f.exec(`INSERT INTO audit VALUES (2, 'updated')`)
+	f.caughtUp(30 * time.Second)
+
+	people := f.records("people")
+	if len(people) != 2 {
+		t.Fatalf("people: %v", people)
+	}
+	ann := people["n:1"]
+	for _, want := range []string{`"name":"Ann B"`, `"email":"****"`, `"ssn":"` + sha256Hex("123-45-6789") + `"`} {
+		if !strings.Contains(ann, want) {
+			t.Errorf("people:1 = %s, lacks %s", ann, want)
+		}
+	}
+	for _, gone := range []string{"secret", "note", "ann@example.com", "123-45-6789"} {
+		if strings.Contains(ann, gone) {
+			t.Errorf("people:1 = %s, contains %s", ann, gone)
+		}
+	}
+	if n := len(f.records("person")); n != 0 {
+		t.Errorf("the source name was used as a target too: %d records", n)
+	}
+	got, err := surrealdb.Query[any](context.Background(), f.cl.DB, "USE DB audit_db; SELECT id, what FROM audit ORDER BY id", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := (*got)[1].Result.([]any); len(rows) != 2 || rows[1].(map[string]any)["what"] != "updated" {
+		t.Fatalf("audit in audit_db: %v", (*got)[1].Result)
+	}
+	if err := f.cl.DB.Use(context.Background(), f.sur.Namespace, f.sur.Database); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
