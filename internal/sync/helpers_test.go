@@ -173,13 +173,9 @@ func (f *fixture) assertSame() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	opts := map[string]*mapping.TableOptions{}
-	for _, tc := range f.sync.Tables {
-		o := &mapping.TableOptions{Target: tc.Target, Key: tc.Key, Columns: tc.Columns, ExcludeColumns: tc.ExcludeColumns, Transforms: tc.Transforms}
-		for _, e := range tc.Edges {
-			o.Edges = append(o.Edges, mapping.EdgeOptions{Columns: e.Columns, Name: e.Name})
-		}
-		opts[tc.SchemaName()+"."+tc.TableName()] = o
+	opts, err := pgsync.TableOptions(ctx, f.pool, tables, f.sync)
+	if err != nil {
+		f.t.Fatal(err)
 	}
 	shapes, err := mapping.BuildShapes(tables, opts, false)
 	if err != nil {

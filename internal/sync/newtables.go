@@ -88,7 +88,11 @@ func (a *applier) joinTable(ctx context.Context, name string) ([]mapping.Write, 
 	p.mu.Lock()
 	all := append(slices.Clone(p.tables), t)
 	p.mu.Unlock()
-	shapes, err := mapping.BuildShapes(all, tableOptions(p.o.Sync), p.o.Sync.Nulls == "omit")
+	opts, err := TableOptions(ctx, p.pool, all, p.o.Sync)
+	if err != nil {
+		return nil, err
+	}
+	shapes, err := mapping.BuildShapes(all, opts, p.o.Sync.Nulls == "omit")
 	if err != nil {
 		return nil, &PermanentError{err}
 	}

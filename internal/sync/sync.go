@@ -117,7 +117,11 @@ func open(ctx context.Context, o Options) (*Pipeline, error) {
 		pool.Close()
 		return nil, err
 	}
-	opts := tableOptions(o.Sync)
+	opts, err := TableOptions(ctx, pool, p.tables, o.Sync)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	if err := checkIdentity(p.tables, opts); err != nil {
 		pool.Close()
 		return nil, &PermanentError{err}

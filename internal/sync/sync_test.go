@@ -400,3 +400,29 @@ func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// TestReplicaIdentityUsingIndex: a table whose replica identity is a
+// unique index other than the primary key is keyed by that index, so its
+// deletes (which carry only the index columns) apply.
+func TestReplicaIdentityUsingIndex(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `
+CREATE TABLE sku (id int PRIMARY KEY, code text NOT NULL, qty int);
+CREATE UNIQUE INDEX sku_code ON sku (code);
+ALTER TABLE sku REPLICA IDENTITY USING INDEX sku_code;
+INSERT INTO sku VALUES (1, 'A', 1), (2, 'B', 2), (3, 'C', 3);`)
+	stop := f.start()
+	f.caughtUp(30 * time.Second)
+	f.exec(`UPDATE sku SET qty = 20 WHERE id = 2`)
+	f.exec(`UPDATE sku SET code = 'CC' WHERE id = 3`)
+	f.exec(`DELETE FROM sku WHERE id = 1`)
+	f.exec(`INSERT INTO sku VALUES (4, 'D', 4)`)
+	f.caughtUp(30 * time.Second)
+	f.assertSame()
+	if recs := f.records("sku"); recs[`"B"`] == "" || recs[`"CC"`] == "" || len(recs) != 3 {
+		t.Fatalf("records keyed by code: %v", recs)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

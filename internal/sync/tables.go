@@ -35,6 +35,33 @@ func selectTables(ctx context.Context, q postgres.Querier, sc config.Sync) ([]*c
 	return out, nil
 }
 
+// TableOptions returns the mapping options of tables: the per-table
+// configuration, plus, for a table with REPLICA IDENTITY USING INDEX and
+// no configured key, that index's columns as the key (its deletes carry
+// only those columns). Tests use it to shape rows as the pipeline does.
+func TableOptions(ctx context.Context, q postgres.Querier, tables []*cdc.Table, sc config.Sync) (map[string]*mapping.TableOptions, error) {
+	out := tableOptions(sc)
+	for _, t := range tables {
+		if t.ReplicaIdentity != 'i' {
+			continue
+		}
+		o := out[t.QualifiedName()]
+		if o != nil && len(o.Key) > 0 {
+			continue
+		}
+		cols, err := postgres.ReplicaIdentityColumns(ctx, q, t)
+		if err != nil {
+			return nil, err
+		}
+		if o == nil {
+			o = &mapping.TableOptions{}
+			out[t.QualifiedName()] = o
+		}
+		o.Key = cols
+	}
+	return out, nil
+}
+
 // tableOptions converts the per-table configuration for the mapping.
 func tableOptions(sc config.Sync) map[string]*mapping.TableOptions {
 	out := map[string]*mapping.TableOptions{}
