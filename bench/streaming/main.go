@@ -79,7 +79,7 @@ func main() {
 	flag.Int64Var(&f.maxBacklog, "max-backlog", 50_000, "writers pause while more rows than this are committed but not applied")
 	flag.Float64Var(&f.lagRate, "lag-rate", 2000, "single-row transactions per second in the lag phase")
 	flag.DurationVar(&f.lagDuration, "lag-duration", 20*time.Second, "length of the lag phase")
-	flag.IntVar(&f.lagWriters, "lag-writers", 4, "PostgreSQL connections sharing the lag phase's schedule")
+	flag.IntVar(&f.lagWriters, "lag-writers", 8, "PostgreSQL connections sharing the lag phase's schedule")
 	flag.DurationVar(&f.poll, "poll", 5*time.Millisecond, "how often the lag phase asks SurrealDB for new rows")
 	flag.IntVar(&f.rawRows, "raw-rows", 50_000, "rows of each raw ingest measurement")
 	flag.IntVar(&f.rounds, "rounds", 3, "rounds of every measurement; medians over rounds are reported")
