@@ -207,6 +207,10 @@ const EnvPrefix = "PGSURREAL_"
 // it; Load ignores it.
 const ConfigEnv = "PGSURREAL_CONFIG"
 
+// TestEnvPrefix starts variables of the test suite (PGSURREAL_TEST_...),
+// which are never config keys and never reported as unknown.
+const TestEnvPrefix = "PGSURREAL_TEST_"
+
 // IgnoredEnv lists PGSURREAL_ variables that are not config keys, so Load
 // does not report them as unknown. Add to it only from an init function.
 var IgnoredEnv = map[string]bool{

@@ -35,7 +35,7 @@ func (c *Config) applyEnv(vars map[string]string, used map[string]bool) error {
 	}
 	var unknown []string
 	for name := range vars {
-		if strings.HasPrefix(name, EnvPrefix) && !known[name] && !IgnoredEnv[name] && !used[name] {
+		if strings.HasPrefix(name, EnvPrefix) && !known[name] && !IgnoredEnv[name] && !used[name] && !strings.HasPrefix(name, TestEnvPrefix) {
 			unknown = append(unknown, name)
 		}
 	}
