@@ -82,7 +82,6 @@ func Dial(ctx context.Context, cfg config.Surreal, log *slog.Logger) (*surrealdb
 		log = slog.New(slog.DiscardHandler)
 	}
 	conf := connection.NewConfig(u)
-	conf.Logger = logger.New(log.Handler())
 	var conn connection.Connection
 	switch u.Scheme {
 	case "ws", "wss":

@@ -138,8 +138,7 @@ func (a *applier) joinTable(ctx context.Context, name string) ([]mapping.Write, 
 
 // relationOf presents a catalog table as a stream relation.
 func relationOf(t *cdc.Table) *cdc.Relation {
-	rel := &cdc.Relation{Schema: t.Schema, Name: t.Name, ReplicaIdentity: t.ReplicaIdentity, Columns: catalogColumns(t)}
-	return rel
+	return &cdc.Relation{Schema: t.Schema, Name: t.Name, ReplicaIdentity: t.ReplicaIdentity, Columns: catalogColumns(t)}
 }
 
 func cutQualified(name string) (string, string, bool) {

@@ -66,7 +66,7 @@ func Get(t testing.TB) *Env {
 func start() (*Env, error) {
 	pgURL, surURL := os.Getenv("PGSURREAL_TEST_PG_URL"), os.Getenv("PGSURREAL_TEST_SURREAL_URL")
 	if pgURL != "" && surURL != "" {
-		return fromURLs(pgURL, surURL)
+		return FromURLs(pgURL, surURL)
 	}
 	o := StackOptions()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -96,7 +96,10 @@ func StackOptions() devstack.Options {
 	}
 }
 
-func fromURLs(pgURL, surURL string) (*Env, error) {
+// FromURLs describes servers named by a PostgreSQL superuser URL and a
+// SurrealDB RPC URL (root/root unless the URL carries credentials), as
+// PGSURREAL_TEST_PG_URL and PGSURREAL_TEST_SURREAL_URL do.
+func FromURLs(pgURL, surURL string) (*Env, error) {
 	cc, err := pgx.ParseConfig(pgURL)
 	if err != nil {
 		return nil, fmt.Errorf("PGSURREAL_TEST_PG_URL: %w", err)

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -121,29 +120,11 @@ func Start(ctx context.Context, private bool) (*Servers, error) {
 }
 
 func fromURLs(pgURL, surURL string) (*Servers, error) {
-	cc, err := pgx.ParseConfig(pgURL)
+	env, err := testenv.FromURLs(pgURL, surURL)
 	if err != nil {
-		return nil, fmt.Errorf("PGSURREAL_TEST_PG_URL: %w", err)
+		return nil, err
 	}
-	pg := config.Default().Postgres
-	pg.Host, pg.Port, pg.User, pg.Database = cc.Host, int(cc.Port), cc.User, cc.Database
-	pg.Password = config.Secret(cc.Password)
-	pg.SSLMode = "disable"
-	u, err := url.Parse(surURL)
-	if err != nil {
-		return nil, fmt.Errorf("PGSURREAL_TEST_SURREAL_URL: %w", err)
-	}
-	s := config.Default().Surreal
-	s.Username, s.Password = "root", "root"
-	if u.User != nil {
-		s.Username = u.User.Username()
-		if p, ok := u.User.Password(); ok {
-			s.Password = config.Secret(p)
-		}
-		u.User = nil
-	}
-	s.URL = u.String()
-	return &Servers{PG: pg, Surreal: s, Where: "servers named by PGSURREAL_TEST_PG_URL and PGSURREAL_TEST_SURREAL_URL"}, nil
+	return &Servers{PG: env.PG, Surreal: env.Surreal, Where: "servers named by PGSURREAL_TEST_PG_URL and PGSURREAL_TEST_SURREAL_URL"}, nil
 }
 
 // Name returns prefix_<8 hex digits>, a name no other run uses.

@@ -8,18 +8,13 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
 )
 
-// execer is the one method the heartbeat needs from a pool.
-type execer interface {
-	postgres.Querier
-}
-
 // Heartbeat writes a transactional logical decoding message every
 // interval until ctx ends. Each one reaches the stream as an empty
 // transaction whose End the pipeline stores and confirms, so a database
 // whose published tables are quiet still lets the slot advance and
 // release WAL. Failures are logged and retried at the next tick: a missed
 // heartbeat only delays WAL release.
-func Heartbeat(ctx context.Context, db execer, interval time.Duration, log *slog.Logger) {
+func Heartbeat(ctx context.Context, db postgres.Querier, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

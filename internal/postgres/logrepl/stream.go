@@ -143,6 +143,12 @@ func (s *Stream) Run(ctx context.Context, start cdc.LSN, out chan<- cdc.Txn) err
 // while the consumer is busy so wal_sender_timeout does not end the
 // connection.
 func (s *Stream) deliver(ctx context.Context, out chan<- cdc.Txn, txn cdc.Txn) error {
+	// Fast path: the consumer keeps up, no timer needed.
+	select {
+	case out <- txn:
+		return nil
+	default:
+	}
 	tick := time.NewTicker(s.StatusInterval)
 	defer tick.Stop()
 	for {
