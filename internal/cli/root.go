@@ -110,6 +110,7 @@ See pgsurreal.example.yaml for every key.`,
 		a.devCommand(),
 		a.doctorCommand(),
 		a.syncCommand(),
+		a.serveCommand(),
 		a.snapshotCommand(),
 		a.demoCommand(),
 	)

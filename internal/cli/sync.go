@@ -34,32 +34,48 @@ served on http.listen at /metrics.
 --resync drops the slot and the stored position and copies everything again:
 the remedy when the slot was lost or the target wiped.`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			stop, err := a.serveMetrics(ctx, reg)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			o := a.syncOptions()
-			o.Resync = resync
-			o.Metrics = pgsync.NewMetrics(reg)
-			a.log.Info("sync starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "slot", a.cfg.Sync.Slot)
-			err = pgsync.Run(ctx, o)
-			if err == nil || errors.Is(err, context.Canceled) {
-				a.log.Info("sync stopped")
-				return nil
-			}
-			return err
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runSync(cmd.Context(), resync) },
 	}
 	cmd.Flags().BoolVar(&resync, "resync", false, "drop the slot and stored position, then snapshot again")
 	return cmd
+}
+
+func (a *app) serveCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the pgsurreal daemon: replication, with metrics and health on http.listen (runs until stopped)",
+		Long: `serve runs every engine of pgsurreal in one process until it is stopped
+(SIGINT/SIGTERM). Today that is the PostgreSQL -> SurrealDB replication of
+` + "`pgsurreal sync`" + `, with Prometheus metrics at /metrics and a health check
+at /healthz on http.listen.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runSync(cmd.Context(), false) },
+	}
+}
+
+// runSync runs the replication pipeline with its metrics server until
+// ctx ends.
+func (a *app) runSync(ctx context.Context, resync bool) error {
+	if err := a.load(); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	stop, err := a.serveMetrics(ctx, reg)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	o := a.syncOptions()
+	o.Resync = resync
+	o.Metrics = pgsync.NewMetrics(reg)
+	a.log.Info("sync starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "slot", a.cfg.Sync.Slot)
+	err = pgsync.Run(ctx, o)
+	if err == nil || errors.Is(err, context.Canceled) {
+		a.log.Info("sync stopped")
+		return nil
+	}
+	return err
 }
 
 func (a *app) snapshotCommand() *cobra.Command {

@@ -98,7 +98,8 @@ type Dev struct {
 	PGBinDir string `yaml:"pg_bin_dir"`
 	// SurrealPort is the dev SurrealDB server's port; default 8000.
 	SurrealPort int `yaml:"surreal_port"`
-	// SurrealStorage is surrealkv (on disk, the default) or mem.
+	// SurrealStorage is surrealkv (on disk, the default), rocksdb (on disk;
+	// no cap on one transaction's size) or mem.
 	SurrealStorage string `yaml:"surreal_storage"`
 	// NodeBin is the Node.js executable that runs the embedded SurrealDB
 	// engine; default node.

@@ -48,7 +48,7 @@ func (c Config) Validate() error {
 	d := c.Dev
 	v.required("dev.dir", d.Dir)
 	v.intRange("dev.surreal_port", d.SurrealPort, 1, 65535)
-	v.oneOf("dev.surreal_storage", d.SurrealStorage, "surrealkv", "mem")
+	v.oneOf("dev.surreal_storage", d.SurrealStorage, "surrealkv", "rocksdb", "mem")
 	v.required("dev.node_bin", d.NodeBin)
 
 	if v.required("http.listen", c.HTTP.Listen) {

@@ -34,7 +34,7 @@ func TestValidate(t *testing.T) {
 		{"url password hidden", func(c *Config) { c.Surreal.URL = "ws://u:pw@/rpc" },
 			`surreal.url: "ws://u:xxxxx@/rpc" has no host, e.g. ws://127.0.0.1:8000/rpc`},
 		{"https accepted", func(c *Config) { c.Surreal.URL = "https://sdb.example.com" }, ""},
-		{"storage", func(c *Config) { c.Dev.SurrealStorage = "rocksdb" }, `dev.surreal_storage: "rocksdb" is not one of surrealkv, mem`},
+		{"storage", func(c *Config) { c.Dev.SurrealStorage = "leveldb" }, `dev.surreal_storage: "leveldb" is not one of surrealkv, rocksdb, mem`},
 		{"dev port", func(c *Config) { c.Dev.SurrealPort = -1 }, "dev.surreal_port: -1 is out of range, use 1..65535"},
 		{"listen port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:99999" },
 			`http.listen: port "99999" in "127.0.0.1:99999" is not a number in 0..65535`},

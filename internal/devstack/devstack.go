@@ -36,7 +36,7 @@ type Options struct {
 	PGSettings map[string]string
 	// SurrealPort is the dev server's port on 127.0.0.1.
 	SurrealPort int
-	// SurrealStorage is "surrealkv" (persistent) or "mem".
+	// SurrealStorage is "surrealkv" or "rocksdb" (persistent) or "mem".
 	SurrealStorage string
 	// SurrealUser and SurrealPass are the root credentials.
 	SurrealUser string

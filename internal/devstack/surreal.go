@@ -47,6 +47,9 @@ func (s *surrealServer) storage() string {
 	if s.o.SurrealStorage == "mem" {
 		return "mem://"
 	}
+	if s.o.SurrealStorage == "rocksdb" {
+		return "rocksdb://" + s.data
+	}
 	return "surrealkv://" + s.data
 }
 

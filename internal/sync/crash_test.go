@@ -46,7 +46,11 @@ func binary(t *testing.T) string {
 }
 
 // syncProcess starts `pgsurreal sync` for the fixture as a real process.
-func (f *fixture) syncProcess() *exec.Cmd {
+func (f *fixture) syncProcess() *exec.Cmd { return f.process("sync") }
+
+// process starts the pgsurreal binary running verb (sync or serve)
+// against the fixture.
+func (f *fixture) process(verb string) *exec.Cmd {
 	f.t.Helper()
 	cfgFile := filepath.Join(f.t.TempDir(), "pgsurreal.yaml")
 	y := "sync:\n  tables:\n"
@@ -65,7 +69,7 @@ func (f *fixture) syncProcess() *exec.Cmd {
 	if err := os.WriteFile(cfgFile, []byte(y), 0o600); err != nil {
 		f.t.Fatal(err)
 	}
-	cmd := exec.Command(binary(f.t), "sync", "--log-level", "warn", "--config", cfgFile,
+	cmd := exec.Command(binary(f.t), verb, "--log-level", "warn", "--config", cfgFile,
 		"--set", "postgres.host="+f.pg.Host,
 		"--set", fmt.Sprintf("postgres.port=%d", f.pg.Port),
 		"--set", "postgres.user="+f.pg.User,

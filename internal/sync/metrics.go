@@ -15,6 +15,7 @@ type Metrics struct {
 	Transactions     prometheus.Counter
 	ApplySeconds     prometheus.Histogram
 	BatchChanges     prometheus.Histogram
+	GroupLimit       prometheus.Gauge
 	LagBytes         prometheus.Gauge
 	LagSeconds       prometheus.Gauge
 	Position         prometheus.Gauge
@@ -43,6 +44,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "pgsurreal_sync_batch_changes", Help: "Row changes per SurrealDB transaction.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 16),
 		}),
+		GroupLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pgsurreal_sync_group_limit_changes", Help: "Most row changes the applier groups into one SurrealDB transaction now (adapts to apply latency, capped by sync.batch_size).",
+		}),
 		LagBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pgsurreal_sync_lag_bytes", Help: "WAL received from PostgreSQL but not yet applied to SurrealDB.",
 		}),
@@ -69,7 +73,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"table"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.BatchChanges, m.LagBytes, m.LagSeconds,
+		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.BatchChanges, m.GroupLimit, m.LagBytes, m.LagSeconds,
 			m.Position, m.SlotRetainedWAL, m.Errors, m.DeadLetters, m.SnapshotRows, m.SnapshotEstimate)
 	}
 	return m

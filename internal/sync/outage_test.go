@@ -26,6 +26,7 @@ type surrealServer struct {
 	script  string
 	dir     string
 	port    int
+	storage string // surrealkv or rocksdb
 	cmd     *exec.Cmd
 	stopped chan struct{}
 }
@@ -44,7 +45,7 @@ func newSurrealServer(t *testing.T) *surrealServer {
 	l.Close()
 	dir := filepath.Join(testenv.RepoRoot(), ".pgsurreal", "test", testenv.Name(t))
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	s := &surrealServer{t: t, node: node, script: script, dir: dir, port: port}
+	s := &surrealServer{t: t, node: node, script: script, dir: dir, port: port, storage: "surrealkv"}
 	t.Cleanup(s.stop)
 	return s
 }
@@ -53,7 +54,7 @@ func (s *surrealServer) url() string { return fmt.Sprintf("ws://127.0.0.1:%d/rpc
 
 func (s *surrealServer) start() {
 	s.t.Helper()
-	s.cmd = exec.Command(s.node, s.script, "--bind", fmt.Sprintf("127.0.0.1:%d", s.port), "--storage", "surrealkv://"+s.dir, "--log-level", "warn")
+	s.cmd = exec.Command(s.node, s.script, "--bind", fmt.Sprintf("127.0.0.1:%d", s.port), "--storage", s.storage+"://"+s.dir, "--log-level", "warn")
 	s.cmd.Env = append(os.Environ(), "SURREAL_PASS=root")
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/config"
 	"github.com/pgsurreal/pgsurreal/internal/devstack"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
+	pgsync "github.com/pgsurreal/pgsurreal/internal/sync"
 	"github.com/pgsurreal/pgsurreal/internal/testenv"
 )
 
@@ -23,20 +25,7 @@ func TestPostgresRestart(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pgcfg := config.Default().Postgres
-	pgcfg.Port = l.Addr().(*net.TCPAddr).Port
-	pgcfg.SSLMode = "disable"
-	l.Close()
-	o := devstack.Options{Dir: filepath.Join(testenv.RepoRoot(), ".pgsurreal", "test", testenv.Name(t)), PG: pgcfg, NoSurreal: true}
-	if _, err := devstack.Up(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = devstack.Reset(context.Background(), o) })
-
+	pgcfg, o := privateCluster(t)
 	f := newFixtureOn(t, pgcfg, shopSchema)
 	stop := f.start()
 	f.caughtUp(60 * time.Second)
@@ -72,6 +61,60 @@ func TestPostgresRestart(t *testing.T) {
 	f.assertSame()
 	if err := stop(); err != nil {
 		t.Fatalf("pipeline: %v", err)
+	}
+}
+
+// privateCluster starts a PostgreSQL cluster of the test's own (its
+// user is the bootstrap superuser), removed after the test.
+func privateCluster(t *testing.T) (config.Postgres, devstack.Options) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgcfg := config.Default().Postgres
+	pgcfg.Port = l.Addr().(*net.TCPAddr).Port
+	pgcfg.SSLMode = "disable"
+	l.Close()
+	o := devstack.Options{Dir: filepath.Join(testenv.RepoRoot(), ".pgsurreal", "test", testenv.Name(t)), PG: pgcfg, NoSurreal: true}
+	if _, err := devstack.Up(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = devstack.Reset(context.Background(), o) })
+	return pgcfg, o
+}
+
+// TestInvalidatedSlotStops: while sync is stopped, PostgreSQL removes WAL
+// the slot still needs (max_slot_wal_keep_size), invalidating it. sync
+// must refuse to stream with the --resync remedy rather than skip the
+// lost changes.
+func TestInvalidatedSlotStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	t.Parallel()
+	pgcfg, _ := privateCluster(t)
+	f := newFixtureOn(t, pgcfg, `CREATE TABLE w (id int PRIMARY KEY, pad text)`)
+	stop := f.start()
+	f.caughtUp(60 * time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	f.exec(`ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'`)
+	f.exec(`SELECT pg_reload_conf()`)
+	n := 0
+	waitFor(t, 2*time.Minute, func() bool {
+		n++
+		f.exec(`INSERT INTO w SELECT g, repeat('x', 200) FROM generate_series($1::int * 10000, $1::int * 10000 + 9999) g`, n)
+		f.exec(`SELECT pg_switch_wal()`)
+		f.exec(`CHECKPOINT`)
+		var status string
+		err := f.pool.QueryRow(context.Background(), `SELECT COALESCE(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1`, f.sync.Slot).Scan(&status)
+		return err == nil && status == "lost"
+	})
+	err := pgsync.Run(context.Background(), f.options())
+	if err == nil || !strings.Contains(err.Error(), "was invalidated") || !strings.Contains(err.Error(), "--resync") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

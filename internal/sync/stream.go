@@ -13,7 +13,6 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/cdc"
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/postgres/logrepl"
-	"github.com/pgsurreal/pgsurreal/internal/surreal/sink"
 )
 
 // streamLoop streams from `from` until ctx ends, reconnecting after
@@ -57,6 +56,9 @@ func (p *Pipeline) streamLoop(ctx context.Context, from cdc.LSN) error {
 			}
 			if pos == nil || pos.Phase != PhaseStreaming {
 				return &PermanentError{errors.New("the stored replication position disappeared from SurrealDB while streaming: run `pgsurreal sync --resync`")}
+			}
+			if slot, err := logrepl.Slot(ctx, p.pool, p.o.Sync.Slot); err == nil && slot.WALStatus == "lost" {
+				return &PermanentError{lostWAL(p.o.Sync.Slot)}
 			}
 			from = cdc.LSN(pos.LSN)
 			return nil
@@ -143,7 +145,7 @@ func (a *applier) next(ctx context.Context, ended <-chan struct{}) (cdc.Txn, err
 
 func (a *applier) run(ctx context.Context, ended <-chan struct{}) error {
 	a.ctx = ctx
-	batch := a.p.o.Sync.BatchSize
+	limit := newGroupLimit(a.p.o.Sync.BatchSize)
 	for {
 		t, err := a.next(ctx, ended)
 		if err != nil {
@@ -158,7 +160,7 @@ func (a *applier) run(ctx context.Context, ended <-chan struct{}) error {
 		group := []cdc.Txn{t}
 		changes := len(t.Changes)
 	drain:
-		for changes < batch {
+		for changes < limit.n {
 			select {
 			case u := <-a.in:
 				if !u.Final {
@@ -171,9 +173,12 @@ func (a *applier) run(ctx context.Context, ended <-chan struct{}) error {
 				break drain
 			}
 		}
+		start := time.Now()
 		if err := a.apply(ctx, group); err != nil {
 			return err
 		}
+		limit.observe(changes, time.Since(start), changes >= limit.n)
+		a.p.o.Metrics.GroupLimit.Set(float64(limit.n))
 	}
 }
 
@@ -191,7 +196,7 @@ func (a *applier) apply(ctx context.Context, group []cdc.Txn) error {
 	}
 	last := group[len(group)-1]
 	start := time.Now()
-	if err := a.p.sink.Apply(ctx, writes, sink.Position{Phase: PhaseStreaming, LSN: int64(last.End)}); err != nil {
+	if err := a.p.sink.Apply(ctx, writes, a.p.position(PhaseStreaming, last.End)); err != nil {
 		return a.deadLetterOr(ctx, group, err)
 	}
 	a.done(group, changes, start)
@@ -224,7 +229,7 @@ func (a *applier) applyLarge(ctx context.Context, t cdc.Txn, ended <-chan struct
 	if err != nil {
 		return err
 	}
-	if err := a.p.sink.Apply(ctx, ws, sink.Position{Phase: PhaseStreaming, LSN: int64(t.End)}); err != nil {
+	if err := a.p.sink.Apply(ctx, ws, a.p.position(PhaseStreaming, t.End)); err != nil {
 		return err
 	}
 	a.done([]cdc.Txn{t}, changes+len(t.Changes), start)

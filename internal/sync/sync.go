@@ -15,6 +15,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -58,6 +59,9 @@ type Pipeline struct {
 	sink   *sink.Sink
 	// announced are new tables already added to the publication.
 	announced map[string]bool
+	// system is the source cluster's system identifier, stored with
+	// every position so a replaced source is recognised.
+	system string
 }
 
 // Run replicates until ctx ends. It snapshots first when there is no
@@ -172,9 +176,15 @@ func (p *Pipeline) prepare(ctx context.Context) (cdc.LSN, error) {
 		p.log.Warn("resync requested: dropped the slot; snapshotting again", "slot", slotName)
 		return p.snapshot(ctx)
 	}
+	if err := p.identify(ctx); err != nil {
+		return 0, err
+	}
 	pos, err := p.sink.ReadPosition(ctx)
 	if err != nil {
 		return 0, err
+	}
+	if pos != nil && pos.System != "" && pos.System != p.system {
+		return 0, &PermanentError{fmt.Errorf("SurrealDB (namespace %q, database %q) was replicated from another PostgreSQL cluster (system identifier %s; this one is %s): the source was replaced or restored from a base backup, so the stored position means nothing here; run `pgsurreal sync --resync` to copy everything again, or point postgres.url at the original cluster", p.o.Surreal.Namespace, p.o.Surreal.Database, pos.System, p.system)}
 	}
 	slot, err := logrepl.Slot(ctx, p.pool, slotName)
 	if err != nil {
@@ -191,6 +201,8 @@ func (p *Pipeline) prepare(ctx context.Context) (cdc.LSN, error) {
 			return 0, err
 		}
 		return p.snapshot(ctx)
+	case slot.WALStatus == "lost":
+		return 0, &PermanentError{lostWAL(slotName)}
 	case !slot.Exists:
 		return 0, &PermanentError{fmt.Errorf("replication slot %q is gone but SurrealDB was replicated up to %s: changes since then are lost to the stream; run `pgsurreal sync --resync` to copy everything again", slotName, cdc.LSN(pos.LSN))}
 	case cdc.LSN(pos.LSN) < slot.ConfirmedFlushLSN:
@@ -201,6 +213,34 @@ func (p *Pipeline) prepare(ctx context.Context) (cdc.LSN, error) {
 	}
 	p.log.Info("resuming replication", "slot", slotName, "position", cdc.LSN(pos.LSN).String(), "slot_confirmed", slot.ConfirmedFlushLSN.String())
 	return cdc.LSN(pos.LSN), nil
+}
+
+// lostWAL is the error for a slot PostgreSQL invalidated.
+func lostWAL(slot string) error {
+	return fmt.Errorf("replication slot %q was invalidated: PostgreSQL removed WAL it still needed (wal_status = lost, see max_slot_wal_keep_size), so changes are lost to the stream; run `pgsurreal sync --resync` to copy everything again, and raise max_slot_wal_keep_size or keep sync running", slot)
+}
+
+// identify reads the source cluster's system identifier.
+func (p *Pipeline) identify(ctx context.Context) error {
+	if p.system != "" {
+		return nil
+	}
+	conn, err := logrepl.ReplicationConn(ctx, p.o.Postgres, nil)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	id, err := pglogrepl.IdentifySystem(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("IDENTIFY_SYSTEM: %w", err)
+	}
+	p.system = id.SystemID
+	return nil
+}
+
+// position is the stored position at phase and lsn.
+func (p *Pipeline) position(phase string, lsn cdc.LSN) sink.Position {
+	return sink.Position{Phase: phase, LSN: int64(lsn), System: p.system}
 }
 
 func (p *Pipeline) dropSlot(ctx context.Context) error {

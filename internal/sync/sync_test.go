@@ -145,6 +145,27 @@ func TestLostSlotStopsWithRemedy(t *testing.T) {
 	}
 }
 
+// TestOtherSourceClusterStops: the stored position carries the source
+// cluster's system identifier; a position from another cluster (the
+// source was replaced) stops sync with the remedy.
+func TestOtherSourceClusterStops(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `CREATE TABLE a (id int PRIMARY KEY)`)
+	stop := f.start()
+	f.caughtUp(30 * time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.query("SELECT VALUE system FROM _pgsurreal_position"); len(got) < 10 || strings.Contains(got, "nil") || strings.Contains(got, "NONE") {
+		t.Fatalf("stored system identifier: %s", got)
+	}
+	f.query("UPDATE _pgsurreal_position SET system = '7000000000000000001'")
+	err := pgsync.Run(context.Background(), f.options())
+	if err == nil || !strings.Contains(err.Error(), "another PostgreSQL cluster (system identifier 7000000000000000001") || !strings.Contains(err.Error(), "--resync") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 // TestSchemaChanges alters tables while streaming. Each change reaches the
 // pipeline with the table's next row change (a Relation message), after
 // which every existing record must match the new shape.
@@ -422,6 +443,29 @@ INSERT INTO sku VALUES (1, 'A', 1), (2, 'B', 2), (3, 'C', 3);`)
 	if recs := f.records("sku"); recs[`"B"`] == "" || recs[`"CC"`] == "" || len(recs) != 3 {
 		t.Fatalf("records keyed by code: %v", recs)
 	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInsertOverExistingRecord: source INSERTs travel as multi-row
+// INSERT statements, which fail on a record that already exists in
+// SurrealDB (written there by someone else). The pipeline then replays
+// with one statement per row, in a small and in a large transaction,
+// and the record ends up equal to the PostgreSQL row.
+func TestInsertOverExistingRecord(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `CREATE TABLE e (id int PRIMARY KEY, v text)`)
+	stop := f.start()
+	f.caughtUp(30 * time.Second)
+	f.query("CREATE e:2 SET stray = true; CREATE e:7002 SET stray = true")
+	f.exec(`INSERT INTO e SELECT g, 'small ' || g FROM generate_series(1, 50) g`)
+	f.caughtUp(30 * time.Second)
+	// Larger than the stream's part size (5,000 changes): applied in parts
+	// inside one interactive transaction.
+	f.exec(`INSERT INTO e SELECT g, 'large ' || g FROM generate_series(7001, 19000) g`)
+	f.caughtUp(2 * time.Minute)
+	f.assertSame()
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

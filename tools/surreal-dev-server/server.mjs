@@ -7,7 +7,7 @@
 // debug dumps (printed by the native addon straight to file descriptor 2)
 // out of stderr, and the server itself as its child.
 //
-// Usage: node server.mjs [--bind 127.0.0.1:8000] [--storage mem://|surrealkv://DIR]
+// Usage: node server.mjs [--bind 127.0.0.1:8000] [--storage mem://|surrealkv://DIR|rocksdb://DIR]
 //                        [--user root] [--log-level info]
 // The root password comes from SURREAL_PASS (default "root"); the user from
 // --user or SURREAL_USER.
@@ -33,7 +33,7 @@ function parseArgs(argv) {
       case '--user': opts.user = value(); break;
       case '--log-level': opts.logLevel = value(); break;
       case '-h': case '--help':
-        process.stdout.write('usage: node server.mjs [--bind HOST:PORT] [--storage mem://|surrealkv://DIR] [--user NAME] [--log-level debug|info|warn|error]\n' +
+        process.stdout.write('usage: node server.mjs [--bind HOST:PORT] [--storage mem://|surrealkv://DIR|rocksdb://DIR] [--user NAME] [--log-level debug|info|warn|error]\n' +
           'The root password is read from SURREAL_PASS (default "root").\n');
         process.exit(0);
         break;
@@ -46,7 +46,7 @@ function parseArgs(argv) {
   opts.host = m[1].replace(/^\[|\]$/g, '');
   opts.port = Number(m[2]);
   if (!/^(mem:\/\/|surrealkv:\/\/.+|rocksdb:\/\/.+)$/.test(opts.storage ?? '')) {
-    usage(`--storage ${JSON.stringify(opts.storage)} must be mem:// or surrealkv://DIR`);
+    usage(`--storage ${JSON.stringify(opts.storage)} must be mem://, surrealkv://DIR or rocksdb://DIR`);
   }
   if (!['debug', 'info', 'warn', 'error'].includes(opts.logLevel)) usage(`--log-level must be debug, info, warn or error`);
   return opts;
