@@ -25,6 +25,8 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Sync configures the replication from PostgreSQL into SurrealDB.
 	Sync Sync `yaml:"sync"`
+	// Reverse configures the replication from SurrealDB into PostgreSQL.
+	Reverse Reverse `yaml:"reverse"`
 
 	// sources maps each dotted key that a layer set to where it was set:
 	// "file:line", "env PGSURREAL_X" or "--set". Validate cites it.
@@ -112,6 +114,67 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 	// Token, when set, is the bearer token API requests must carry.
 	Token Secret `yaml:"token"`
+}
+
+// Reverse configures the replication from SurrealDB into PostgreSQL: the
+// changefeeds of the listed SurrealDB tables are applied to PostgreSQL
+// tables, each SurrealDB transaction atomically, in versionstamp order.
+type Reverse struct {
+	// Tables lists the SurrealDB tables replicated into PostgreSQL. Empty
+	// (the default) leaves the reverse direction off.
+	Tables []ReverseTable `yaml:"tables"`
+	// Retention is the changefeed retention pgsurreal defines on those
+	// tables (DEFINE/ALTER TABLE ... CHANGEFEED). If the reverse
+	// direction is stopped for longer, changes may be gone and it stops
+	// with the remedy. Default 24h.
+	Retention Duration `yaml:"retention"`
+	// PollInterval is how long the reader waits before asking again
+	// after finding no new changes. Default 100ms.
+	PollInterval Duration `yaml:"poll_interval"`
+	// BatchSize is the most changefeed entries read per table and
+	// request (SHOW CHANGES ... LIMIT), 1..100000. Default 1000.
+	BatchSize int `yaml:"batch_size"`
+	// Origin is the PostgreSQL replication origin the reverse direction
+	// writes under, so that sync skips those transactions (no loop).
+	// Default pgsurreal.
+	Origin string `yaml:"origin"`
+	// Schema is the PostgreSQL schema of pgsurreal's own tables for the
+	// reverse direction (position, conflict log). Default pgsurreal.
+	Schema string `yaml:"schema"`
+}
+
+// ReverseTable maps one SurrealDB table to a PostgreSQL table.
+type ReverseTable struct {
+	// Name is the SurrealDB table (required).
+	Name string `yaml:"name"`
+	// Target is the PostgreSQL table, "schema.table" or "table" (schema
+	// public). Default public.<name>. Created when missing.
+	Target string `yaml:"target"`
+	// Columns are the fields of a schemaless table extracted into typed
+	// columns next to `id text` and `doc jsonb`. Schemafull tables get a
+	// column per defined field and ignore this.
+	Columns []ReverseColumn `yaml:"columns"`
+	// TwoWay marks a table that is also replicated from PostgreSQL by
+	// sync (and written on both sides).
+	TwoWay bool `yaml:"two_way"`
+	// Conflict decides a two-way table's conflicts: postgres or surreal
+	// (that side's write wins) or last_writer_wins (by commit time).
+	// Default last_writer_wins.
+	Conflict string `yaml:"conflict"`
+}
+
+// ReverseColumn is a field of a schemaless SurrealDB table extracted into
+// a PostgreSQL column.
+type ReverseColumn struct {
+	// Name is the PostgreSQL column (required).
+	Name string `yaml:"name"`
+	// Field is the document field, dotted for nested fields (a.b).
+	// Default: Name.
+	Field string `yaml:"field"`
+	// Type is the PostgreSQL type, one of text, bigint, integer,
+	// double precision, numeric, boolean, timestamptz, uuid, jsonb.
+	// Default text.
+	Type string `yaml:"type"`
 }
 
 // Sync configures what is replicated from PostgreSQL into SurrealDB and
@@ -265,6 +328,14 @@ func Default() Config {
 			Heartbeat:         Duration{10 * time.Second},
 			StatusInterval:    Duration{time.Second},
 			Tables:            []Table{},
+		},
+		Reverse: Reverse{
+			Retention:    Duration{24 * time.Hour},
+			PollInterval: Duration{100 * time.Millisecond},
+			BatchSize:    1000,
+			Origin:       "pgsurreal",
+			Schema:       "pgsurreal",
+			Tables:       []ReverseTable{},
 		},
 	}
 }

@@ -86,6 +86,7 @@ func TestEnvNames(t *testing.T) {
 		"sync.include":        "PGSURREAL_SYNC_INCLUDE",
 		"sync.batch_size":     "PGSURREAL_SYNC_BATCH_SIZE",
 		"sync.tables":         "PGSURREAL_SYNC_TABLES",
+		"reverse.retention":   "PGSURREAL_REVERSE_RETENTION",
 	}
 	got := map[string]string{}
 	for _, f := range fields() {
@@ -96,8 +97,8 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("%s: env %q, want %q", k, got[k], v)
 		}
 	}
-	if len(got) != 39 {
-		t.Errorf("%d keys, want 39", len(got))
+	if len(got) != 45 {
+		t.Errorf("%d keys, want 45", len(got))
 	}
 }
 

@@ -45,6 +45,14 @@ func TestLoadGood(t *testing.T) {
 				},
 				HTTP: HTTP{Listen: ":9090", Token: "tok-${literal}-plain"},
 				Sync: fullSync(),
+				Reverse: Reverse{
+					Retention: Duration{2 * time.Hour}, PollInterval: Duration{50 * time.Millisecond},
+					BatchSize: 500, Origin: "shop_reverse", Schema: "ops",
+					Tables: []ReverseTable{{
+						Name: "review", Target: "social.review", TwoWay: true, Conflict: "postgres",
+						Columns: []ReverseColumn{{Name: "rating", Type: "integer"}, {Name: "author", Field: "author.name"}},
+					}},
+				},
 			}
 			checkSync(t, c.Sync, want.Sync)
 			assertSame(t, c, want)

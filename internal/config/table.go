@@ -95,3 +95,13 @@ func (c *Config) normalise() {
 		s.Tables[i].Name = qualify(s.Tables[i].Name)
 	}
 }
+
+// TargetName is the PostgreSQL table of a reverse table as
+// "schema.table": Target, or the SurrealDB table's name, with schema
+// public when none is given.
+func (t ReverseTable) TargetName() string {
+	if t.Target != "" {
+		return qualify(t.Target)
+	}
+	return qualify(t.Name)
+}

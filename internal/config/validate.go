@@ -56,7 +56,65 @@ func (c Config) Validate() error {
 	}
 
 	v.sync(c.Sync)
+	v.reverse(c.Reverse)
 	return errors.Join(v.errs...)
+}
+
+// ReverseColumnTypes are the PostgreSQL types an extracted column may have.
+var ReverseColumnTypes = []string{"text", "bigint", "integer", "double precision", "numeric", "boolean", "timestamptz", "uuid", "jsonb"}
+
+// reverse checks the reverse section.
+func (v *validator) reverse(r Reverse) {
+	v.positive("reverse.retention", r.Retention)
+	v.positive("reverse.poll_interval", r.PollInterval)
+	v.intRange("reverse.batch_size", r.BatchSize, 1, 100000)
+	if v.required("reverse.origin", r.Origin) && len(r.Origin) > maxIdentBytes {
+		v.fail("reverse.origin", "%q is %d bytes long, PostgreSQL names are at most %d", r.Origin, len(r.Origin), maxIdentBytes)
+	}
+	v.required("reverse.schema", r.Schema)
+	seen := map[string]bool{}
+	targets := map[string]bool{}
+	for i, t := range r.Tables {
+		key := fmt.Sprintf("reverse.tables[%d]", i)
+		if !v.required(key+".name", t.Name) {
+			continue
+		}
+		if seen[t.Name] {
+			v.fail(key+".name", "table %q is listed twice; merge the entries", t.Name)
+		}
+		seen[t.Name] = true
+		target := or(t.Target, t.Name)
+		if _, _, ok := splitName(target); !ok {
+			v.fail(key+".target", "%q is not a table name: write schema.table or table", target)
+		} else if targets[qualify(target)] {
+			v.fail(key+".target", "%q is the target of two SurrealDB tables; give each its own", qualify(target))
+		}
+		targets[qualify(target)] = true
+		if t.Conflict != "" {
+			v.oneOf(key+".conflict", t.Conflict, "postgres", "surreal", "last_writer_wins")
+		}
+		cols := map[string]bool{"id": true, "doc": true}
+		for j, c := range t.Columns {
+			ck := fmt.Sprintf("%s.columns[%d]", key, j)
+			if !v.required(ck+".name", c.Name) {
+				continue
+			}
+			if cols[c.Name] {
+				v.fail(ck+".name", "column %q is taken (id and doc are the record id and the document; names must be unique)", c.Name)
+			}
+			cols[c.Name] = true
+			if c.Type != "" {
+				v.oneOf(ck+".type", c.Type, ReverseColumnTypes...)
+			}
+		}
+	}
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // slotName is PostgreSQL's rule for replication slot names.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -17,33 +16,6 @@ import (
 
 	"github.com/pgsurreal/pgsurreal/internal/testenv"
 )
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds pgsurreal once per test run, for tests that kill it.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pgsurreal-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "pgsurreal")
-		out, err := exec.Command("go", "build", "-o", binPath, filepath.Join(testenv.RepoRoot(), "cmd", "pgsurreal")).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
 
 // syncProcess starts `pgsurreal sync` for the fixture as a real process.
 func (f *fixture) syncProcess() *exec.Cmd { return f.process("sync") }
@@ -69,7 +41,7 @@ func (f *fixture) process(verb string) *exec.Cmd {
 	if err := os.WriteFile(cfgFile, []byte(y), 0o600); err != nil {
 		f.t.Fatal(err)
 	}
-	cmd := exec.Command(binary(f.t), verb, "--log-level", "warn", "--config", cfgFile,
+	cmd := exec.Command(testenv.Binary(f.t), verb, "--log-level", "warn", "--config", cfgFile,
 		"--set", "postgres.host="+f.pg.Host,
 		"--set", fmt.Sprintf("postgres.port=%d", f.pg.Port),
 		"--set", "postgres.user="+f.pg.User,

@@ -16,6 +16,7 @@ type Metrics struct {
 	ApplySeconds     prometheus.Histogram
 	BatchChanges     prometheus.Histogram
 	GroupLimit       prometheus.Gauge
+	LoopsSuppressed  prometheus.Counter
 	LagBytes         prometheus.Gauge
 	LagSeconds       prometheus.Gauge
 	Position         prometheus.Gauge
@@ -43,6 +44,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		BatchChanges: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "pgsurreal_sync_batch_changes", Help: "Row changes per SurrealDB transaction.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 16),
+		}),
+		LoopsSuppressed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pgsurreal_sync_loops_suppressed_total", Help: "Row changes not replicated to SurrealDB because the reverse direction wrote them (replication origin sync.SkipOrigin).",
 		}),
 		GroupLimit: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pgsurreal_sync_group_limit_changes", Help: "Most row changes the applier groups into one SurrealDB transaction now (adapts to apply latency, capped by sync.batch_size).",
@@ -73,7 +77,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"table"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.BatchChanges, m.GroupLimit, m.LagBytes, m.LagSeconds,
+		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.BatchChanges, m.GroupLimit, m.LoopsSuppressed, m.LagBytes, m.LagSeconds,
 			m.Position, m.SlotRetainedWAL, m.Errors, m.DeadLetters, m.SnapshotRows, m.SnapshotEstimate)
 	}
 	return m

@@ -238,6 +238,10 @@ func (a *applier) applyLarge(ctx context.Context, t cdc.Txn, ended <-chan struct
 
 func (a *applier) writes(t cdc.Txn) ([]mapping.Write, error) {
 	var out []mapping.Write
+	// A transaction pgsurreal's reverse direction wrote: its row changes
+	// came from SurrealDB and are not sent back (loop prevention), but
+	// its Relation messages still update the known table shapes.
+	echo := t.Origin != "" && t.Origin == a.p.o.SkipOrigin
 	for _, m := range t.Messages {
 		if m.Prefix == AddTablePrefix {
 			ws, err := a.joinTable(a.ctx, m.Content)
@@ -254,6 +258,10 @@ func (a *applier) writes(t cdc.Txn) ([]mapping.Write, error) {
 				return nil, err
 			}
 			out = append(out, sw...)
+		}
+		if echo {
+			a.p.o.Metrics.LoopsSuppressed.Inc()
+			continue
 		}
 		ws, err := a.mapper.Writes(ch)
 		if err != nil {

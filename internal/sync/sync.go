@@ -40,6 +40,10 @@ type Options struct {
 	Progress ProgressFunc
 	// Metrics, when set, is updated as the pipeline runs.
 	Metrics *Metrics
+	// SkipOrigin names the PostgreSQL replication origin whose
+	// transactions are not replicated: the reverse direction writes under
+	// it (reverse.origin), so its changes do not loop back to SurrealDB.
+	SkipOrigin string
 }
 
 // Phases stored with the position.
