@@ -111,6 +111,7 @@ See pgsurreal.example.yaml for every key.`,
 		a.doctorCommand(),
 		a.syncCommand(),
 		a.serveCommand(),
+		a.reverseCommand(),
 		a.snapshotCommand(),
 		a.demoCommand(),
 	)

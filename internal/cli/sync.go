@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	pgreverse "github.com/pgsurreal/pgsurreal/internal/reverse"
 	pgsync "github.com/pgsurreal/pgsurreal/internal/sync"
 )
 
@@ -45,20 +47,61 @@ func (a *app) serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the pgsurreal daemon: replication, with metrics and health on http.listen (runs until stopped)",
 		Long: `serve runs every engine of pgsurreal in one process until it is stopped
-(SIGINT/SIGTERM). Today that is the PostgreSQL -> SurrealDB replication of
-` + "`pgsurreal sync`" + `, with Prometheus metrics at /metrics and a health check
-at /healthz on http.listen.`,
+(SIGINT/SIGTERM): the PostgreSQL -> SurrealDB replication of ` + "`pgsurreal sync`" + `
+and, when reverse.tables lists tables, the SurrealDB -> PostgreSQL replication
+of ` + "`pgsurreal reverse`" + `, with Prometheus metrics at /metrics and a health
+check at /healthz on http.listen. If one engine stops with an error, serve
+stops the others and exits with that error.`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runSync(cmd.Context(), false) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.load(); err != nil {
+				return err
+			}
+			return a.runEnginesLoaded(cmd.Context(), true, len(a.cfg.Reverse.Tables) > 0, false)
+		},
 	}
 }
 
-// runSync runs the replication pipeline with its metrics server until
-// ctx ends.
+func (a *app) reverseCommand() *cobra.Command {
+	var resync bool
+	cmd := &cobra.Command{
+		Use:   "reverse",
+		Short: "Replicate SurrealDB tables into PostgreSQL from their changefeeds (runs until stopped)",
+		Long: `reverse keeps PostgreSQL tables a live copy of the SurrealDB tables
+reverse.tables lists: it enables a changefeed on each, creates missing
+PostgreSQL tables from the SurrealDB table's shape, copies the current records
+once, then applies every change in versionstamp order, each SurrealDB
+transaction atomically, storing the versionstamp reached in PostgreSQL in the
+same transaction. See docs/reverse.md.
+
+--resync copies every table again and streams from then on: the remedy when
+reverse was stopped for longer than reverse.retention.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runEngines(cmd.Context(), false, true, resync) },
+	}
+	cmd.Flags().BoolVar(&resync, "resync", false, "copy every table again, then stream from now")
+	return cmd
+}
+
+// runSync runs the forward pipeline with its metrics server until ctx
+// ends.
 func (a *app) runSync(ctx context.Context, resync bool) error {
 	if err := a.load(); err != nil {
 		return err
 	}
+	return a.runEnginesLoaded(ctx, true, false, resync)
+}
+
+// runEngines runs the forward (sync) and reverse pipelines asked for,
+// with the metrics server, until ctx ends or one of them fails.
+func (a *app) runEngines(ctx context.Context, forward, reverse, resync bool) error {
+	if err := a.load(); err != nil {
+		return err
+	}
+	return a.runEnginesLoaded(ctx, forward, reverse, resync)
+}
+
+func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync bool) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	stop, err := a.serveMetrics(ctx, reg)
@@ -66,16 +109,47 @@ func (a *app) runSync(ctx context.Context, resync bool) error {
 		return err
 	}
 	defer stop()
-	o := a.syncOptions()
-	o.Resync = resync
-	o.Metrics = pgsync.NewMetrics(reg)
-	a.log.Info("sync starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "slot", a.cfg.Sync.Slot)
-	err = pgsync.Run(ctx, o)
-	if err == nil || errors.Is(err, context.Canceled) {
-		a.log.Info("sync stopped")
-		return nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		name string
+		err  error
 	}
-	return err
+	results := make(chan result, 2)
+	running := 0
+	if forward {
+		o := a.syncOptions()
+		o.Resync = resync && !reverse
+		o.Metrics = pgsync.NewMetrics(reg)
+		a.log.Info("sync starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "slot", a.cfg.Sync.Slot)
+		running++
+		go func() { results <- result{"sync", pgsync.Run(ctx, o)} }()
+	}
+	if reverse {
+		o := reverseOptions(a)
+		o.Resync = resync && !forward
+		o.Metrics = pgreverse.NewMetrics(reg)
+		a.log.Info("reverse starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "tables", len(a.cfg.Reverse.Tables))
+		running++
+		go func() { results <- result{"reverse", pgreverse.Run(ctx, o)} }()
+	}
+	var first error
+	for range running {
+		r := <-results
+		if r.err != nil && !errors.Is(r.err, context.Canceled) {
+			if first == nil {
+				first = r.err
+			}
+			cancel()
+			continue
+		}
+		a.log.Info(r.name + " stopped")
+	}
+	return first
+}
+
+func reverseOptions(a *app) pgreverse.Options {
+	return pgreverse.Options{Postgres: a.cfg.Postgres, Surreal: a.cfg.Surreal, Reverse: a.cfg.Reverse, Log: a.log}
 }
 
 func (a *app) snapshotCommand() *cobra.Command {
@@ -103,7 +177,15 @@ that no running sync maintains.`,
 }
 
 func (a *app) syncOptions() pgsync.Options {
-	o := pgsync.Options{Postgres: a.cfg.Postgres, Surreal: a.cfg.Surreal, Sync: a.cfg.Sync, Log: a.log}
+	o := pgsync.Options{Postgres: a.cfg.Postgres, Surreal: a.cfg.Surreal, Sync: a.cfg.Sync, Log: a.log, SkipOrigin: a.cfg.Reverse.Origin}
+	// Tables the reverse direction fills (one way) are not replicated
+	// forward: they would come back to SurrealDB as copies of themselves.
+	o.Sync.Exclude = slices.Clone(o.Sync.Exclude)
+	for _, t := range a.cfg.Reverse.Tables {
+		if !t.TwoWay {
+			o.Sync.Exclude = append(o.Sync.Exclude, t.TargetName())
+		}
+	}
 	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		o.Progress = progressBars(a.stderr)
 	}

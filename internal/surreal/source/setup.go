@@ -8,6 +8,7 @@ import (
 	"time"
 
 	surrealdb "github.com/surrealdb/surrealdb.go"
+	"github.com/surrealdb/surrealdb.go/pkg/models"
 
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
 )
@@ -45,10 +46,16 @@ func Now(ctx context.Context, cl *surreal.Client, retention time.Duration) (uint
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := hex.EncodeToString(b)
-	since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
-	q := fmt.Sprintf("UPSERT %s:marker SET token = $token RETURN NONE; SHOW CHANGES FOR TABLE %s SINCE d'%s';",
+	// Read the feed from shortly before the write, by SurrealDB's clock:
+	// only the marker writes of that moment are scanned.
+	clock, err := surrealdb.Query[models.CustomDateTime](ctx, cl.DB, "RETURN time::now()", nil)
+	if err != nil {
+		return 0, fmt.Errorf("taking a versionstamp: %w", err)
+	}
+	since := (*clock)[0].Result.Time.Add(-2 * time.Second).UTC().Format(time.RFC3339Nano)
+	q := fmt.Sprintf("UPSERT %s:marker SET token = $marker RETURN NONE; SHOW CHANGES FOR TABLE %s SINCE d'%s' LIMIT 100000;",
 		surreal.Ident(MarkerTable), surreal.Ident(MarkerTable), since)
-	res, err := surrealdb.Query[any](ctx, cl.DB, q, map[string]any{"token": token})
+	res, err := surrealdb.Query[any](ctx, cl.DB, q, map[string]any{"marker": token})
 	if err != nil {
 		return 0, fmt.Errorf("taking a versionstamp: %w", err)
 	}

@@ -171,7 +171,9 @@ func Versionstamp(v any) (uint64, error) {
 }
 
 // decode turns one changefeed change into a Change; definitions (ok false)
-// are skipped.
+// are skipped. The change's table is its record's: a feed can hold
+// changes to other tables' records (deleting a record deletes its graph
+// edges, and the node's feed records those deletions too).
 func decode(table string, c map[string]any) (Change, bool, error) {
 	if u, ok := c["update"]; ok {
 		rec, ok := u.(map[string]any)
@@ -182,7 +184,7 @@ func decode(table string, c map[string]any) (Change, bool, error) {
 		if err != nil {
 			return Change{}, false, err
 		}
-		return Change{Table: table, Op: Update, ID: id, Record: rec}, true, nil
+		return Change{Table: or(id.Table, table), Op: Update, ID: id, Record: rec}, true, nil
 	}
 	if d, ok := c["delete"]; ok {
 		m, ok := d.(map[string]any)
@@ -193,7 +195,7 @@ func decode(table string, c map[string]any) (Change, bool, error) {
 		if err != nil {
 			return Change{}, false, err
 		}
-		return Change{Table: table, Op: Delete, ID: id}, true, nil
+		return Change{Table: or(id.Table, table), Op: Delete, ID: id}, true, nil
 	}
 	for k := range c {
 		if strings.HasPrefix(k, "define_") {
@@ -221,3 +223,10 @@ func recordID(v any) (models.RecordID, error) {
 
 // ErrNoMarker is returned by Now when the marker's change is not found.
 var ErrNoMarker = errors.New("the marker write did not appear in its changefeed")
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

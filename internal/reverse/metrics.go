@@ -1,0 +1,47 @@
+package reverse
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the reverse pipeline's Prometheus metrics.
+type Metrics struct {
+	Changes      *prometheus.CounterVec
+	Transactions prometheus.Counter
+	ApplySeconds prometheus.Histogram
+	LagSeconds   prometheus.Gauge
+	Position     prometheus.Gauge
+	CopiedRows   *prometheus.CounterVec
+	Errors       *prometheus.CounterVec
+}
+
+// NewMetrics creates the metrics and registers them with reg (none when
+// reg is nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgsurreal_reverse_changes_total", Help: "SurrealDB record changes applied to PostgreSQL, by SurrealDB table and operation.",
+		}, []string{"table", "op"}),
+		Transactions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pgsurreal_reverse_transactions_total", Help: "SurrealDB transactions applied to PostgreSQL.",
+		}),
+		ApplySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pgsurreal_reverse_apply_duration_seconds", Help: "Time to apply one group of SurrealDB transactions to PostgreSQL.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		LagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pgsurreal_reverse_lag_seconds", Help: "Age of the last applied SurrealDB transaction when it was applied (versionstamp time); 0 when caught up.",
+		}),
+		Position: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pgsurreal_reverse_position_versionstamp", Help: "The SurrealDB versionstamp PostgreSQL is replicated up to.",
+		}),
+		CopiedRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgsurreal_reverse_copied_rows_total", Help: "Records copied by the initial copy of a table, by SurrealDB table.",
+		}, []string{"table"}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgsurreal_reverse_errors_total", Help: "Reverse pipeline errors: retryable (reconnected) or fatal (stopped).",
+		}, []string{"kind"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.LagSeconds, m.Position, m.CopiedRows, m.Errors)
+	}
+	return m
+}

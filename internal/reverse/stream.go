@@ -1,0 +1,131 @@
+package reverse
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsurreal/pgsurreal/internal/surreal/source"
+)
+
+// checkedEvery is how often an idle pipeline records that it has read
+// the feeds (checked_at), which the retention check relies on.
+const checkedEvery = time.Second
+
+// stream applies the changefeeds from p.pos until ctx ends or an error.
+func (p *Pipeline) stream(ctx context.Context) error {
+	// The marker table is read too: a marker write (source.Now) then
+	// moves the position past it even when no replicated table changed,
+	// so "applied up to now" can be waited for.
+	r := source.NewReader(p.cl, append(slices.Clone(p.names), source.MarkerTable), p.o.Reverse.BatchSize)
+	m := p.o.Metrics
+	m.Position.Set(float64(p.pos))
+	for {
+		readAt := time.Now()
+		txns, more, err := r.Read(ctx, p.pos)
+		if err != nil {
+			return err
+		}
+		if len(txns) > 0 {
+			checked := readAt
+			if more {
+				checked = source.Time(txns[len(txns)-1].Versionstamp)
+			}
+			if err := p.apply(ctx, txns, checked); err != nil {
+				return err
+			}
+		} else if time.Since(p.checked) >= checkedEvery {
+			if _, err := p.conn.Exec(ctx, "UPDATE "+p.posTable+" SET checked_at = $1 WHERE source = $2", readAt, p.source); err != nil {
+				return err
+			}
+			p.checked = readAt
+		}
+		if !more {
+			if len(txns) == 0 {
+				m.LagSeconds.Set(0)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(p.o.Reverse.PollInterval.Duration):
+			}
+		}
+	}
+}
+
+// apply writes txns (whole SurrealDB transactions, in versionstamp order)
+// and the position after them in one PostgreSQL transaction.
+func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Time) error {
+	start := time.Now()
+	type queued struct {
+		table string
+		op    source.Op
+		id    string
+		vs    uint64
+	}
+	var what []queued
+	b := &pgx.Batch{}
+	for _, txn := range txns {
+		for _, ch := range txn.Changes {
+			t := p.tables[ch.Table]
+			if t == nil || txn.Versionstamp <= t.start {
+				continue
+			}
+			switch ch.Op {
+			case source.Update:
+				vals, err := t.shape.Row(ch.Record)
+				if err != nil {
+					return &PermanentError{fmt.Errorf("versionstamp %d: %w", txn.Versionstamp, err)}
+				}
+				b.Queue(t.upsert, vals...)
+			case source.Delete:
+				key, err := t.shape.Key(ch.ID)
+				if err != nil {
+					return &PermanentError{fmt.Errorf("versionstamp %d: %w", txn.Versionstamp, err)}
+				}
+				b.Queue(t.del, key...)
+			}
+			what = append(what, queued{ch.Table, ch.Op, recordName(ch.ID), txn.Versionstamp})
+		}
+	}
+	last := txns[len(txns)-1].Versionstamp
+	b.Queue("UPDATE "+p.posTable+" SET versionstamp = $1::numeric, checked_at = $2 WHERE source = $3",
+		strconv.FormatUint(last, 10), checked, p.source)
+	tx, err := p.conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	br := tx.SendBatch(ctx, b)
+	for i := range b.Len() {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			if i < len(what) {
+				q := what[i]
+				return applyErr(err, fmt.Sprintf("table %s record %s (versionstamp %d)", q.table, q.id, q.vs), "the "+q.op.String())
+			}
+			return fmt.Errorf("storing the reverse position: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	p.pos = last
+	p.checked = checked
+	m := p.o.Metrics
+	for _, q := range what {
+		m.Changes.WithLabelValues(q.table, q.op.String()).Inc()
+	}
+	m.Transactions.Add(float64(len(txns)))
+	m.ApplySeconds.Observe(time.Since(start).Seconds())
+	m.Position.Set(float64(last))
+	m.LagSeconds.Set(max(0, time.Since(source.Time(last)).Seconds()))
+	return nil
+}
