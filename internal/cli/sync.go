@@ -177,7 +177,7 @@ that no running sync maintains.`,
 }
 
 func (a *app) syncOptions() pgsync.Options {
-	o := pgsync.Options{Postgres: a.cfg.Postgres, Surreal: a.cfg.Surreal, Sync: a.cfg.Sync, Log: a.log, SkipOrigin: a.cfg.Reverse.Origin}
+	o := pgsync.Options{Postgres: a.cfg.Postgres, Surreal: a.cfg.Surreal, Sync: a.cfg.Sync, Log: a.log, SkipOrigin: a.cfg.Reverse.OriginFor(a.cfg.Postgres.Database)}
 	// Tables the reverse direction fills (one way) are not replicated
 	// forward: they would come back to SurrealDB as copies of themselves.
 	o.Sync.Exclude = slices.Clone(o.Sync.Exclude)

@@ -134,9 +134,9 @@ type Reverse struct {
 	// BatchSize is the most changefeed entries read per table and
 	// request (SHOW CHANGES ... LIMIT), 1..100000. Default 1000.
 	BatchSize int `yaml:"batch_size"`
-	// Origin is the PostgreSQL replication origin the reverse direction
-	// writes under, so that sync skips those transactions (no loop).
-	// Default pgsurreal.
+	// Origin names the PostgreSQL replication origin the reverse direction
+	// writes under, so that sync skips those transactions (no loop); the
+	// origin is "<origin>_<postgres.database>". Default pgsurreal.
 	Origin string `yaml:"origin"`
 	// Schema is the PostgreSQL schema of pgsurreal's own tables for the
 	// reverse direction (position, conflict log). Default pgsurreal.

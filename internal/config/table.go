@@ -105,3 +105,11 @@ func (t ReverseTable) TargetName() string {
 	}
 	return qualify(t.Name)
 }
+
+// OriginFor is the PostgreSQL replication origin the reverse direction
+// writes under in database: Origin and the database's name. Origins are
+// cluster-wide and, before PostgreSQL 16, usable by one session at a
+// time, so each database gets its own.
+func (r Reverse) OriginFor(database string) string {
+	return r.Origin + "_" + database
+}

@@ -38,6 +38,8 @@ type fixture struct {
 	// returns.
 	ended  chan struct{}
 	runErr error
+	// metrics, when set, is passed to the in-process pipeline.
+	metrics *reverse.Metrics
 }
 
 func newFixture(t *testing.T, surql string, tables ...config.ReverseTable) *fixture {
@@ -56,7 +58,7 @@ func newFixture(t *testing.T, surql string, tables ...config.ReverseTable) *fixt
 }
 
 func (f *fixture) options() reverse.Options {
-	return reverse.Options{Postgres: f.pg, Surreal: f.sur, Reverse: f.rev}
+	return reverse.Options{Postgres: f.pg, Surreal: f.sur, Reverse: f.rev, Metrics: f.metrics}
 }
 
 // start runs the pipeline in-process until the returned stop is called.

@@ -10,7 +10,10 @@ type Metrics struct {
 	LagSeconds   prometheus.Gauge
 	Position     prometheus.Gauge
 	CopiedRows   *prometheus.CounterVec
-	Errors       *prometheus.CounterVec
+	// LoopsSuppressed counts changes not applied because sync wrote them
+	// (echoes of PostgreSQL changes).
+	LoopsSuppressed prometheus.Counter
+	Errors          *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (none when
@@ -36,12 +39,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		CopiedRows: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pgsurreal_reverse_copied_rows_total", Help: "Records copied by the initial copy of a table, by SurrealDB table.",
 		}, []string{"table"}),
+		LoopsSuppressed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pgsurreal_reverse_loops_suppressed_total", Help: "SurrealDB changes not applied to PostgreSQL because pgsurreal's sync wrote them (echoes).",
+		}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pgsurreal_reverse_errors_total", Help: "Reverse pipeline errors: retryable (reconnected) or fatal (stopped).",
 		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.LagSeconds, m.Position, m.CopiedRows, m.Errors)
+		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.LagSeconds, m.Position, m.CopiedRows, m.LoopsSuppressed, m.Errors)
 	}
 	return m
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
+	"github.com/pgsurreal/pgsurreal/internal/surreal/sink"
 	"github.com/pgsurreal/pgsurreal/internal/surreal/source"
 )
 
@@ -165,7 +166,7 @@ func (p *Pipeline) setup(ctx context.Context) error {
 			return pgErr(err, "creating pgsurreal's tables in schema "+p.o.Reverse.Schema)
 		}
 	}
-	origin := p.o.Reverse.Origin
+	origin := p.o.Reverse.OriginFor(p.o.Postgres.Database)
 	if _, err := p.conn.Exec(ctx, `SELECT pg_replication_origin_create($1) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_origin WHERE roname = $1)`, origin); err != nil {
 		return pgErr(err, "creating the replication origin "+origin)
 	}
@@ -195,6 +196,10 @@ func (p *Pipeline) prepare(ctx context.Context) error {
 		}
 		p.tables[tc.Name] = t
 		p.names = append(p.names, tc.Name)
+	}
+	// sync's position table (read to recognise echoes) needs a feed too.
+	if err := source.Enable(ctx, p.cl, sink.PositionTable, p.o.Reverse.Retention.Duration); err != nil {
+		return err
 	}
 	var vsText string
 	err := p.conn.QueryRow(ctx, "SELECT versionstamp::text, checked_at FROM "+p.posTable+" WHERE source = $1", p.source).Scan(&vsText, &p.checked)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgsurreal/pgsurreal/internal/surreal/sink"
 	"github.com/pgsurreal/pgsurreal/internal/surreal/source"
 )
 
@@ -21,7 +22,9 @@ func (p *Pipeline) stream(ctx context.Context) error {
 	// The marker table is read too: a marker write (source.Now) then
 	// moves the position past it even when no replicated table changed,
 	// so "applied up to now" can be waited for.
-	r := source.NewReader(p.cl, append(slices.Clone(p.names), source.MarkerTable), p.o.Reverse.BatchSize)
+	// So is sync's position table: a transaction that wrote it is sync's
+	// own (see sink.Tag), and its changes are echoes, not sent back.
+	r := source.NewReader(p.cl, append(slices.Clone(p.names), source.MarkerTable, sink.PositionTable), p.o.Reverse.BatchSize)
 	m := p.o.Metrics
 	m.Position.Set(float64(p.pos))
 	for {
@@ -69,10 +72,16 @@ func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Ti
 	}
 	var what []queued
 	b := &pgx.Batch{}
+	echoes := 0
 	for _, txn := range txns {
+		echo := slices.Contains(txn.Tables, sink.PositionTable)
 		for _, ch := range txn.Changes {
 			t := p.tables[ch.Table]
 			if t == nil || txn.Versionstamp <= t.start {
+				continue
+			}
+			if echo {
+				echoes++
 				continue
 			}
 			switch ch.Op {
@@ -124,6 +133,7 @@ func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Ti
 		m.Changes.WithLabelValues(q.table, q.op.String()).Inc()
 	}
 	m.Transactions.Add(float64(len(txns)))
+	m.LoopsSuppressed.Add(float64(echoes))
 	m.ApplySeconds.Observe(time.Since(start).Seconds())
 	m.Position.Set(float64(last))
 	m.LagSeconds.Set(max(0, time.Since(source.Time(last)).Seconds()))

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -334,6 +335,15 @@ func (l *loader) flush(ctx context.Context) error {
 	}
 	var b strings.Builder
 	vars := map[string]any{}
+	// One transaction, tagged as pgsurreal's own so that the reverse
+	// direction does not copy it back (see sink.Tag); the tag record is in
+	// the default namespace, so only loads into it are tagged.
+	b.WriteString("BEGIN;\n")
+	if l.use == "" {
+		tag, tvars := sink.Tag(l.p.o.Sync.Slot, "snapshot "+l.shape.Target)
+		b.WriteString(tag)
+		maps.Copy(vars, tvars)
+	}
 	b.WriteString(l.use)
 	if l.shape.Join != nil {
 		fmt.Fprintf(&b, "INSERT RELATION INTO %s $rows RETURN NONE;\n", surreal.Ident(l.shape.Target))
@@ -348,6 +358,7 @@ func (l *loader) flush(ctx context.Context) error {
 		fmt.Fprintf(&b, "INSERT RELATION INTO %s $%s RETURN NONE;\n", surreal.Ident(name), v)
 		vars[v] = es
 	}
+	b.WriteString("COMMIT;\n")
 	// One statement per table is all or nothing, so a conflict can be
 	// retried without duplicating anything.
 	err := retry(ctx, l.p.log, "loading "+l.shape.Source, func() error {

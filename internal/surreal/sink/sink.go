@@ -266,9 +266,26 @@ func (s *Sink) plain(ctx context.Context, ws []mapping.Write) error {
 	for i := range ws {
 		b.write(&ws[i], s.cfg)
 	}
+	b.tag(s.slot, "plain")
 	b.sql.WriteString("COMMIT;\n")
 	res, err := surrealdb.Query[any](ctx, s.cl.DB, b.sql.String(), b.vars)
 	return classify(res, err, b.sources, false)
+}
+
+// Tag returns a statement (and its variables) that marks the SurrealDB
+// transaction it runs in as pgsurreal's own: a write of a record in
+// PositionTable, which the reverse direction reads the changefeed of, so
+// it does not send these changes back to PostgreSQL. Every transaction
+// the sink commits with data carries the position or such a tag; name
+// keeps concurrent writers (snapshot workers) on records of their own.
+func Tag(slot, name string) (string, map[string]any) {
+	var b builder
+	b.tag(slot, name)
+	return b.sql.String(), b.vars
+}
+
+func (b *builder) tag(slot, name string) {
+	b.stmt("", "UPSERT type::record(%s, %s) SET at = time::now() RETURN NONE", b.param(PositionTable), b.param([]any{slot, name}))
 }
 
 func isEmpty(v any) bool {
