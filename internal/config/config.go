@@ -134,6 +134,12 @@ type Reverse struct {
 	// BatchSize is the most changefeed entries read per table and
 	// request (SHOW CHANGES ... LIMIT), 1..100000. Default 1000.
 	BatchSize int `yaml:"batch_size"`
+	// Settle is how old, by SurrealDB's clock, a change must be before it
+	// is applied. SurrealDB fixes a transaction's versionstamp before its
+	// commit is visible, so a feed read can show a later transaction
+	// before an earlier one; waiting this long keeps the order (and keeps
+	// the earlier one from being skipped). Default 1s.
+	Settle Duration `yaml:"settle"`
 	// Origin names the PostgreSQL replication origin the reverse direction
 	// writes under, so that sync skips those transactions (no loop); the
 	// origin is "<origin>_<postgres.database>". Default pgsurreal.
@@ -333,6 +339,7 @@ func Default() Config {
 			Retention:    Duration{24 * time.Hour},
 			PollInterval: Duration{100 * time.Millisecond},
 			BatchSize:    1000,
+			Settle:       Duration{time.Second},
 			Origin:       "pgsurreal",
 			Schema:       "pgsurreal",
 			Tables:       []ReverseTable{},

@@ -47,7 +47,7 @@ func TestLoadGood(t *testing.T) {
 				Sync: fullSync(),
 				Reverse: Reverse{
 					Retention: Duration{2 * time.Hour}, PollInterval: Duration{50 * time.Millisecond},
-					BatchSize: 500, Origin: "shop_reverse", Schema: "ops",
+					BatchSize: 500, Settle: Duration{250 * time.Millisecond}, Origin: "shop_reverse", Schema: "ops",
 					Tables: []ReverseTable{{
 						Name: "review", Target: "social.review", TwoWay: true, Conflict: "postgres",
 						Columns: []ReverseColumn{{Name: "rating", Type: "integer"}, {Name: "author", Field: "author.name"}},

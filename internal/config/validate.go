@@ -68,6 +68,7 @@ func (v *validator) reverse(r Reverse) {
 	v.positive("reverse.retention", r.Retention)
 	v.positive("reverse.poll_interval", r.PollInterval)
 	v.intRange("reverse.batch_size", r.BatchSize, 1, 100000)
+	v.positive("reverse.settle", r.Settle)
 	if v.required("reverse.origin", r.Origin) && len(r.Origin) > maxIdentBytes {
 		v.fail("reverse.origin", "%q is %d bytes long, PostgreSQL names are at most %d", r.Origin, len(r.Origin), maxIdentBytes)
 	}

@@ -3,8 +3,13 @@
 // with the real pipeline (internal/sync, run in-process), shows what
 // landed there (documents, record links, graph edges, counts on both
 // sides), then commits live changes in PostgreSQL and measures how long
-// each takes to appear in SurrealDB. It is a tour, not a test harness:
-// everything it creates stays behind for the user to explore.
+// each takes to appear in SurrealDB. Then the other direction: reviews
+// written in SurrealDB, linking the replicated users and products, are
+// replicated into PostgreSQL by the reverse pipeline (internal/reverse,
+// also in-process), joined there with PostgreSQL's own tables, and a
+// review created and one deleted are timed on their way. It is a tour,
+// not a test harness: everything it creates stays behind for the user to
+// explore.
 package demo
 
 import (
@@ -117,15 +122,36 @@ func (o Options) demoSurreal() config.Surreal {
 
 // syncConfig is the pipeline configuration: every public table, and the
 // orders.user_id foreign key as a "placed" graph edge besides its link.
+// The reverse step's target is excluded: the pipeline adds new public
+// tables while it streams, and that one must not go back to SurrealDB.
 func (o Options) syncConfig() config.Sync {
 	s := config.Default().Sync
 	s.Slot, s.Publication = o.Slot, o.Slot
 	s.Include = []string{"public.*"}
+	s.Exclude = []string{reviewTarget}
 	s.Tables = []config.Table{{Name: "public.orders", Edges: []config.Edge{{Columns: []string{"user_id"}, Name: "placed"}}}}
 	s.Heartbeat.Duration = 200 * time.Millisecond
 	s.StatusInterval.Duration = 200 * time.Millisecond
 	return s
 }
+
+// reverseConfig is the reverse pipeline's configuration: the schemaless
+// SurrealDB table review into reviewTarget, its rating and links
+// extracted into columns.
+func (o Options) reverseConfig() config.Reverse {
+	r := config.Default().Reverse
+	r.PollInterval.Duration = 20 * time.Millisecond
+	r.Tables = []config.ReverseTable{{Name: reviewTable, Target: reviewTarget, Columns: []config.ReverseColumn{
+		{Name: "rating", Type: "integer"},
+		{Name: "author", Field: "author", Type: "text"},
+		{Name: "product", Field: "product", Type: "text"},
+	}}}
+	return r
+}
+
+// origin is the replication origin the reverse pipeline writes under
+// (one per database) and the forward pipeline skips.
+func (o Options) origin() string { return o.reverseConfig().OriginFor(o.Database) }
 
 // Result is what a run measured, for callers that check it (tests).
 type Result struct {
@@ -140,6 +166,16 @@ type Result struct {
 	Counts, Final []Count
 	// Changes are the live changes and their replication latency.
 	Changes []Change
+	// ReverseCopyTime is from starting the reverse pipeline until the
+	// reviews written before it were in PostgreSQL.
+	ReverseCopyTime time.Duration
+	// ReverseChanges are the live changes made in SurrealDB and how long
+	// each took to reach PostgreSQL.
+	ReverseChanges []Change
+	// Reviews are the rows of the reverse target at the end, by id.
+	Reviews []Review
+	// ReviewCount is the review table's size on both sides at the end.
+	ReviewCount Count
 	// SlotDropped reports whether the slot was dropped at the end.
 	SlotDropped bool
 }
@@ -150,10 +186,18 @@ type Count struct {
 	Postgres, Surreal int64
 }
 
-// Change is one live change and how long it took to appear in SurrealDB.
+// Change is one live change and how long it took to appear on the other
+// side.
 type Change struct {
 	What    string
 	Latency time.Duration
+}
+
+// Review is a row of the reverse target: a review written in SurrealDB.
+// Author and Product are the keys its links point at (users:42 -> "42").
+type Review struct {
+	ID, Author, Product, Text string
+	Rating                    int
 }
 
 // Run runs the whole demo, writing the report to o.Out. It stops at the
@@ -237,11 +281,34 @@ func run(ctx context.Context, o Options) (*Result, error) {
 	}
 	summarize(p, res.Final)
 
-	p.step(5, "Done")
+	p.step(5, "Reviews written in SurrealDB, replicated into PostgreSQL")
+	written, err := d.writeReviews(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	rp := d.startReverse(ctx)
+	defer func() {
+		_ = rp.stop()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		_ = d.dropOrigin(cctx)
+	}()
+	if err := d.reviews(ctx, p, rp, res, written); err != nil {
+		return nil, err
+	}
+	if err := rp.stop(); err != nil {
+		return nil, fmt.Errorf("the reverse pipeline failed: %w", err)
+	}
+
+	p.step(6, "Done")
 	if err := pl.stop(); err != nil {
 		return nil, fmt.Errorf("the pipeline failed: %w", err)
 	}
-	p.ok("pipeline stopped cleanly")
+	p.ok("both pipelines stopped cleanly")
+	if err := d.dropOrigin(ctx); err != nil {
+		// Harmless: the origin is a name PostgreSQL keeps a position for.
+		p.line("could not drop the reverse pipeline's replication origin %s: %v", o.origin(), err)
+	}
 	if o.Keep {
 		p.line("kept replication slot %s: PostgreSQL retains WAL for it until a `pgsurreal sync` reads it", o.Slot)
 	} else {
@@ -281,14 +348,18 @@ func next(p *printer, o Options) {
 	p.line("SurrealDB   %s  namespace %s, database %s (user %s)", surreal.Redact(o.Surreal.URL), o.Namespace, o.SurrealDatabase, o.Surreal.Username)
 	p.line("            e.g. SELECT name, ->friendships->users.name AS friends FROM users:1")
 	p.line("PostgreSQL  %s", pgURL.String())
+	p.line("            e.g. SELECT p.name, r.rating, r.doc->>'text' FROM %s r JOIN products p ON p.id = r.product::int", reviewTargetName)
 	resync := " --resync"
 	if o.Keep {
 		resync = ""
 	}
 	p.line("Keep replicating continuously with")
 	p.line("  pgsurreal sync --set postgres.database=%s --set surreal.namespace=%s --set surreal.database=%s \\", o.Database, o.Namespace, o.SurrealDatabase)
-	p.line("                 --set sync.slot=%s --set sync.publication=%s%s", o.Slot, o.Slot, resync)
+	p.line("                 --set sync.slot=%s --set sync.publication=%s --set sync.exclude=%s%s", o.Slot, o.Slot, reviewTarget, resync)
 	p.line("  (the placed edge needs sync.tables in a config file: see pgsurreal.example.yaml)")
+	p.line("and the reviews from SurrealDB into %s with", reviewTargetName)
+	p.line("  pgsurreal reverse --set postgres.database=%s --set surreal.namespace=%s --set surreal.database=%s", o.Database, o.Namespace, o.SurrealDatabase)
+	p.line("  (reverse.tables in a config file: review -> %s with its columns, see docs/reverse.md)", reviewTarget)
 }
 
 // ms renders a duration in milliseconds, or seconds from 10s on.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,6 +46,8 @@ func options(t *testing.T, out *bytes.Buffer) demo.Options {
 		ctx := context.Background()
 		if c, err := postgres.ConnectOne(ctx, env.PG, nil); err == nil {
 			_, _ = c.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", name)
+			// The demo drops it itself, unless it failed halfway.
+			_, _ = c.Exec(ctx, "SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1", config.Default().Reverse.OriginFor(name))
 			if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+postgres.Ident(name)+" WITH (FORCE)"); err != nil {
 				t.Errorf("dropping database %s: %v", name, err)
 			}
@@ -173,6 +176,101 @@ func TestDemo(t *testing.T) {
 	}
 	if !res.SlotDropped || slotExists(t, o.Slot) {
 		t.Errorf("slot %s still exists after a run without --keep", o.Slot)
+	}
+	checkReverse(t, o, res, report)
+}
+
+// checkReverse checks the reverse step: the reviews written in SurrealDB
+// are in PostgreSQL, the live ones measured, the deleted one gone, and
+// nothing went back to SurrealDB.
+func checkReverse(t *testing.T, o demo.Options, res *demo.Result, report string) {
+	t.Helper()
+	for _, want := range []string{
+		"5. Reviews written in SurrealDB, replicated into PostgreSQL",
+		"> CREATE review:1 SET author = users:42, product = products:7, rating = 4, text = 'Keeps water cold all day', created_at = time::now()",
+		"> BEGIN;\n       CREATE review:3 SET author = users:1, product = products:7,",
+		// The rows, and the join with PostgreSQL's products and users.
+		"      1  |      4 | 42     | 7       | Keeps water cold all day\n",
+		"      Classic Bottle | 110.95 |       2 |    4.5 | Grace Hopper, Alan Lovelace\n",
+		"      Compact Lamp   | 159.05 |       2 |    2.5 | Edsger Lovelace, Alan Lovelace\n",
+		"ok recounted: review has 4 records in SurrealDB, surreal_review 4 rows in PostgreSQL",
+		"6. Done\n   ok both pipelines stopped cleanly",
+		"pgsurreal reverse --set postgres.database=" + o.Database,
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	for _, re := range []string{
+		`ok the 4 reviews in PostgreSQL after \d+ ms \(changefeed enabled, table created, records copied\)`,
+		`ok review:5 visible in PostgreSQL after \d+\.\d ms`,
+		`ok review:2 gone from PostgreSQL after \d+\.\d ms`,
+	} {
+		if !regexp.MustCompile(re).MatchString(report) {
+			t.Errorf("no line matching %s", re)
+		}
+	}
+	if res.ReverseCopyTime <= 0 || res.ReverseCopyTime > 15*time.Second {
+		t.Errorf("reverse copy time %s", res.ReverseCopyTime)
+	}
+	if len(res.ReverseChanges) != 2 {
+		t.Fatalf("%d reverse changes measured, want 2", len(res.ReverseChanges))
+	}
+	for _, c := range res.ReverseChanges {
+		if c.Latency <= 0 || c.Latency > 15*time.Second {
+			t.Errorf("%s: latency %s", c.What, c.Latency)
+		}
+	}
+	// Review 2 was deleted, 5 written while streaming.
+	want := []demo.Review{
+		{ID: "1", Rating: 4, Author: "42", Product: "7", Text: "Keeps water cold all day"},
+		{ID: "3", Rating: 5, Author: "1", Product: "7", Text: "Bought two, both perfect"},
+		{ID: "4", Rating: 3, Author: "1", Product: "11", Text: "Fine, but the switch rattles"},
+		{ID: "5", Rating: 4, Author: "2", Product: "11", Text: "Warm light, solid base"},
+	}
+	if !slices.Equal(res.Reviews, want) {
+		t.Errorf("reviews in PostgreSQL:\n%+v\nwant\n%+v", res.Reviews, want)
+	}
+	if c := res.ReviewCount; c.Postgres != 4 || c.Surreal != 4 {
+		t.Errorf("review count: PostgreSQL %d, SurrealDB %d, want 4 both", c.Postgres, c.Surreal)
+	}
+
+	// The forward pipeline left the reverse target alone, and the origin
+	// is gone.
+	ctx := context.Background()
+	env := testenv.Get(t)
+	pg := env.PG
+	pg.Database = o.Database
+	c, err := postgres.ConnectOne(ctx, pg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var published, origins int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_publication_tables WHERE pubname = $1 AND tablename = 'surreal_review'", o.Slot).Scan(&published); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_replication_origin WHERE roname = $1", config.Default().Reverse.OriginFor(o.Database)).Scan(&origins); err != nil {
+		t.Fatal(err)
+	}
+	if published != 0 || origins != 0 {
+		t.Errorf("surreal_review in publication %s: %d; replication origins left: %d; want 0 both", o.Slot, published, origins)
+	}
+	sur := env.Surreal
+	sur.Namespace, sur.Database = o.Namespace, o.SurrealDatabase
+	cl, err := surreal.Connect(ctx, sur, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close(ctx)
+	info, err := surrealdb.Query[struct {
+		Tables map[string]any `json:"tables"`
+	}](ctx, cl.DB, "INFO FOR DB", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := (*info)[0].Result.Tables["surreal_review"]; ok {
+		t.Error("surreal_review was replicated back into SurrealDB")
 	}
 }
 

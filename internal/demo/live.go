@@ -153,10 +153,10 @@ func (d *session) await(ctx context.Context, pl *pipeline, what string, start ti
 			return 0, ctx.Err()
 		}
 		if stopped, perr := pl.failed(); stopped {
-			return 0, stoppedError(perr)
+			return 0, pl.stoppedError(perr)
 		}
 		if time.Now().After(deadline) {
-			msg := fmt.Sprintf("%s did not reach SurrealDB within %s", what, d.o.ChangeTimeout)
+			msg := fmt.Sprintf("%s did not reach %s within %s", what, pl.into, d.o.ChangeTimeout)
 			if lastErr != nil {
 				msg += fmt.Sprintf(" (last error: %v)", lastErr)
 			}

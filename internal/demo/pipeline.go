@@ -13,27 +13,32 @@ import (
 	pgsync "github.com/pgsurreal/pgsurreal/internal/sync"
 )
 
-// pipeline is pgsync.Run running in a goroutine.
+// pipeline is a replication pipeline (pgsync.Run or reverse.Run) running
+// in a goroutine.
 type pipeline struct {
-	started time.Time
-	rows    atomic.Int64 // rows the snapshot copied so far
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when Run returned; err is then set
-	err     error
-	once    gosync.Once
+	// name and into say which pipeline it is and where it writes, for
+	// messages: "replication pipeline" into "SurrealDB".
+	name, into string
+	started    time.Time
+	rows       atomic.Int64 // rows the snapshot copied so far
+	cancel     context.CancelFunc
+	done       chan struct{} // closed when Run returned; err is then set
+	err        error
+	once       gosync.Once
 }
 
 // startPipeline runs the replication of the demo database into the demo
 // namespace until stop (or until ctx ends).
 func (d *session) startPipeline(ctx context.Context) *pipeline {
-	pl := &pipeline{started: time.Now(), done: make(chan struct{})}
-	pctx, cancel := context.WithCancel(ctx)
-	pl.cancel = cancel
+	pl := &pipeline{name: "replication pipeline", into: "SurrealDB"}
 	o := pgsync.Options{
 		Postgres: d.o.demoPG(),
 		Surreal:  d.o.demoSurreal(),
 		Sync:     d.o.syncConfig(),
 		Log:      d.o.Log,
+		// The reverse step's writes are not sent back (the target is also
+		// excluded from the tables).
+		SkipOrigin: d.o.origin(),
 		// Progress is reported, not drawn: the demo prints the total.
 		Progress: func(tables []pgsync.TableProgress, _ bool) {
 			var n int64
@@ -43,11 +48,19 @@ func (d *session) startPipeline(ctx context.Context) *pipeline {
 			pl.rows.Store(n)
 		},
 	}
+	pl.start(ctx, func(ctx context.Context) error { return pgsync.Run(ctx, o) })
+	return pl
+}
+
+// start runs run in a goroutine until stop (or until ctx ends).
+func (pl *pipeline) start(ctx context.Context, run func(context.Context) error) {
+	pl.started, pl.done = time.Now(), make(chan struct{})
+	pctx, cancel := context.WithCancel(ctx)
+	pl.cancel = cancel
 	go func() {
 		defer close(pl.done)
-		pl.err = pgsync.Run(pctx, o)
+		pl.err = run(pctx)
 	}()
-	return pl
 }
 
 // stop ends the pipeline and returns its error, if it failed.
@@ -68,11 +81,11 @@ func (pl *pipeline) failed() (bool, error) {
 }
 
 // stoppedError explains a pipeline that ended on its own.
-func stoppedError(err error) error {
+func (pl *pipeline) stoppedError(err error) error {
 	if err == nil {
-		return fmt.Errorf("the replication pipeline stopped unexpectedly")
+		return fmt.Errorf("the %s stopped unexpectedly", pl.name)
 	}
-	return fmt.Errorf("the replication pipeline stopped: %w", err)
+	return fmt.Errorf("the %s stopped: %w", pl.name, err)
 }
 
 // waitStreaming waits until the pipeline stored the "streaming" phase in
@@ -85,7 +98,7 @@ func (d *session) waitStreaming(ctx context.Context, pl *pipeline) error {
 			return ctx.Err()
 		}
 		if stopped, err := pl.failed(); stopped {
-			return stoppedError(err)
+			return pl.stoppedError(err)
 		}
 		phase, err := d.phase(ctx)
 		switch {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/surrealdb/surrealdb.go/pkg/models"
 )
@@ -56,9 +57,56 @@ func (p *printer) note(format string, args ...any) {
 	p.printf("\n   %s\n", p.style(styleDim, "-- "+fmt.Sprintf(format, args...)))
 }
 
-// query prints a query as the user would type it.
+// query prints a query as the user would type it; its further lines are
+// indented under the first.
 func (p *printer) query(q string) {
-	p.printf("   %s %s\n", p.style(styleDim, ">"), p.style(styleBold, q))
+	prompt := p.style(styleDim, ">")
+	for l := range strings.SplitSeq(q, "\n") {
+		p.printf("   %s %s\n", prompt, p.style(styleBold, l))
+		prompt = " "
+	}
+}
+
+// table prints a PostgreSQL result as psql does: a header, a rule, the
+// rows with the right columns right-aligned, and the row count.
+func (p *printer) table(cols []string, right []bool, rows [][]string) {
+	w := make([]int, len(cols))
+	for i, c := range cols {
+		w[i] = utf8.RuneCountInString(c)
+	}
+	for _, r := range rows {
+		for i, v := range r {
+			w[i] = max(w[i], utf8.RuneCountInString(v))
+		}
+	}
+	line := func(cells []string, align func(i int) int) {
+		parts := make([]string, len(cells))
+		for i, c := range cells {
+			pad := w[i] - utf8.RuneCountInString(c)
+			left := pad * align(i) / 2 // 0 left, 1 centred, 2 right
+			parts[i] = strings.Repeat(" ", left) + c + strings.Repeat(" ", pad-left)
+		}
+		p.printf("     %s\n", strings.TrimRight(" "+strings.Join(parts, " | "), " "))
+	}
+	line(cols, func(int) int { return 1 })
+	rule := make([]string, len(cols))
+	for i := range cols {
+		rule[i] = strings.Repeat("-", w[i]+2)
+	}
+	p.printf("     %s\n", strings.Join(rule, "+"))
+	for _, r := range rows {
+		line(r, func(i int) int {
+			if right[i] {
+				return 2
+			}
+			return 0
+		})
+	}
+	noun := "rows"
+	if len(rows) == 1 {
+		noun = "row"
+	}
+	p.printf("     %s\n", p.style(styleDim, fmt.Sprintf("(%d %s)", len(rows), noun)))
 }
 
 // ok prints a success line with a check mark (plain "ok" off a terminal).

@@ -81,3 +81,36 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestTableAsPsql(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	p := &printer{w: &b}
+	p.table([]string{"product", "rating", "reviewers"}, []bool{false, true, false}, [][]string{
+		{"Classic Bottle", "4.5", "Grace Hopper, Ada Lovelace"},
+		{"Lamp", "", "Edsger Dijkstra"},
+	})
+	want := `         product     | rating |         reviewers
+     ----------------+--------+----------------------------
+      Classic Bottle |    4.5 | Grace Hopper, Ada Lovelace
+      Lamp           |        | Edsger Dijkstra
+     (2 rows)
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
+	p.table([]string{"n"}, []bool{true}, [][]string{{"1"}})
+	if !strings.HasSuffix(b.String(), "(1 row)\n") {
+		t.Errorf("one row: %q", b.String())
+	}
+}
+
+func TestQueryIndentsFurtherLines(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	(&printer{w: &b}).query("BEGIN;\n  CREATE x;\nCOMMIT")
+	if want := "   > BEGIN;\n       CREATE x;\n     COMMIT\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,11 +55,16 @@ func newFixture(t *testing.T, surql string, tables ...config.ReverseTable) *fixt
 	if surql != "" {
 		f.query(surql, nil)
 	}
+	// Replication origins are cluster-wide and take a replication slot's
+	// place each: drop this database's once its pipelines are gone.
+	t.Cleanup(func() {
+		_, _ = f.pool.Exec(context.Background(), `SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1`, f.rev.OriginFor(f.pg.Database))
+	})
 	return f
 }
 
 func (f *fixture) options() reverse.Options {
-	return reverse.Options{Postgres: f.pg, Surreal: f.sur, Reverse: f.rev, Metrics: f.metrics}
+	return reverse.Options{Postgres: f.pg, Surreal: f.sur, Reverse: f.rev, Metrics: f.metrics, Log: testLog()}
 }
 
 // start runs the pipeline in-process until the returned stop is called.
@@ -266,3 +272,12 @@ func (f *fixture) process() *exec.Cmd {
 }
 
 var _ = errors.New
+
+// testLog logs warnings (PGSURREAL_TEST_DEBUG=1: everything) to stderr.
+func testLog() *slog.Logger {
+	lvl := slog.LevelWarn
+	if os.Getenv("PGSURREAL_TEST_DEBUG") != "" {
+		lvl = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}

@@ -26,60 +26,9 @@ import (
 func TestTwoWayNoLoop(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t, "", config.ReverseTable{Name: "item", Target: "public.item", TwoWay: true})
-	f.exec(`CREATE TABLE item (id bigint PRIMARY KEY, name text NOT NULL, qty int)`)
-	f.exec(`INSERT INTO item VALUES (1, 'one', 1), (2, 'two', 2)`)
-	f.metrics = reverse.NewMetrics(nil)
-
-	// sync first: it copies the two rows and streams.
-	sc := config.Default().Sync
-	sc.Slot, sc.Publication, sc.Include = "twoway", "twoway", []string{"public.item"}
-	sc.Heartbeat.Duration, sc.StatusInterval.Duration = 100*time.Millisecond, 100*time.Millisecond
-	fwd := pgsync.NewMetrics(nil)
-	sctx, stopSync := context.WithCancel(ctx)
-	syncDone := make(chan error, 1)
-	go func() {
-		syncDone <- pgsync.Run(sctx, pgsync.Options{Postgres: f.pg, Surreal: f.sur, Sync: sc, Metrics: fwd,
-			SkipOrigin: f.rev.OriginFor(f.pg.Database)})
-	}()
-	t.Cleanup(func() {
-		stopSync()
-		<-syncDone
-		_, _ = f.pool.Exec(context.Background(), `SELECT pg_drop_replication_slot('twoway')`)
-	})
-	syncCaughtUp := func() {
-		t.Helper()
-		var s string
-		if err := f.pool.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		target, _ := cdc.ParseLSN(s)
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			res, err := surrealdb.Query[[]any](ctx, f.cl.DB, "SELECT VALUE lsn FROM type::record('_pgsurreal_position', 'twoway') WHERE phase = 'streaming'", nil)
-			if err == nil && len((*res)[0].Result) == 1 {
-				var lsn int64
-				fmt.Sscan(fmt.Sprint((*res)[0].Result[0]), &lsn)
-				if cdc.LSN(lsn) >= target {
-					return
-				}
-			}
-			select {
-			case err := <-syncDone:
-				t.Fatalf("sync stopped: %v", err)
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("sync did not catch up to %s", target)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	syncCaughtUp()
-
-	stop := f.start()
-	f.caughtUp(30 * time.Second)
-	syncCaughtUp()
+	w := startTwoWay(t, "last_writer_wins")
+	f, fwd, syncCaughtUp := w.f, w.fwd, w.syncCaughtUp
+	stop := w.stop
 	copied := sum(f.metrics.CopiedRows.WithLabelValues("item"))
 	base := changes(fwd)
 	baseLoops := sum(fwd.LoopsSuppressed)
@@ -156,6 +105,77 @@ DELETE item:22;`, nil)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// twoWay is a two-way table `item` replicated by sync and reverse, both
+// running in-process, caught up.
+type twoWay struct {
+	f            *fixture
+	fwd          *pgsync.Metrics
+	syncCaughtUp func()
+	stop         func() error
+}
+
+func startTwoWay(t *testing.T, policy string) *twoWay {
+	ctx := context.Background()
+	f := newFixture(t, "", config.ReverseTable{Name: "item", Target: "public.item", TwoWay: true, Conflict: policy})
+	f.exec(`CREATE TABLE item (id bigint PRIMARY KEY, name text NOT NULL, qty int)`)
+	f.exec(`INSERT INTO item VALUES (1, 'one', 1), (2, 'two', 2)`)
+	f.metrics = reverse.NewMetrics(nil)
+
+	// sync first: it copies the two rows and streams.
+	sc := config.Default().Sync
+	// Slots are cluster-wide: the test database's name is unique.
+	slot := f.pg.Database
+	sc.Slot, sc.Publication, sc.Include = slot, "twoway", []string{"public.item"}
+	sc.Heartbeat.Duration, sc.StatusInterval.Duration = 100*time.Millisecond, 100*time.Millisecond
+	fwd := pgsync.NewMetrics(nil)
+	sctx, stopSync := context.WithCancel(ctx)
+	syncDone := make(chan struct{})
+	var syncErr error
+	go func() {
+		syncErr = pgsync.Run(sctx, pgsync.Options{Postgres: f.pg, Surreal: f.sur, Sync: sc, Metrics: fwd, Log: testLog(),
+			SkipOrigin: f.rev.OriginFor(f.pg.Database)})
+		close(syncDone)
+	}()
+	t.Cleanup(func() {
+		stopSync()
+		<-syncDone
+		_, _ = f.pool.Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot)
+	})
+	syncCaughtUp := func() {
+		t.Helper()
+		var s string
+		if err := f.pool.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		target, _ := cdc.ParseLSN(s)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			res, err := surrealdb.Query[[]any](ctx, f.cl.DB, "SELECT VALUE lsn FROM type::record('_pgsurreal_position', $slot) WHERE phase = 'streaming'", map[string]any{"slot": slot})
+			if err == nil && len((*res)[0].Result) == 1 {
+				var lsn int64
+				fmt.Sscan(fmt.Sprint((*res)[0].Result[0]), &lsn)
+				if cdc.LSN(lsn) >= target {
+					return
+				}
+			}
+			select {
+			case <-syncDone:
+				t.Fatalf("sync stopped: %v", syncErr)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("sync did not catch up to %s", target)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	syncCaughtUp()
+	stop := f.start()
+	f.caughtUp(30 * time.Second)
+	syncCaughtUp()
+	return &twoWay{f: f, fwd: fwd, syncCaughtUp: syncCaughtUp, stop: stop}
 }
 
 // changes sums sync's applied row changes.

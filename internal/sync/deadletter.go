@@ -36,7 +36,7 @@ func (a *applier) deadLetterOr(ctx context.Context, group []cdc.Txn, err error) 
 			return err
 		}
 		for {
-			err := a.p.sink.Apply(ctx, ws, a.p.position(PhaseStreaming, t.End))
+			err := a.p.sink.Apply(ctx, ws, a.p.position(PhaseStreaming, t.End, t.CommitTime))
 			if err == nil {
 				break
 			}

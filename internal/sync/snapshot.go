@@ -49,7 +49,7 @@ func (p *Pipeline) snapshot(ctx context.Context) (cdc.LSN, error) {
 	// Mark the snapshot as started before touching the targets: a crash
 	// from here on restarts the snapshot instead of streaming onto a
 	// partial copy.
-	if err := p.sink.Apply(ctx, nil, p.position(PhaseSnapshot, 0)); err != nil {
+	if err := p.sink.Apply(ctx, nil, p.position(PhaseSnapshot, 0, time.Time{})); err != nil {
 		return 0, err
 	}
 	if err := p.clearTargets(ctx); err != nil {
@@ -79,7 +79,7 @@ func (p *Pipeline) snapshot(ctx context.Context) (cdc.LSN, error) {
 	for _, t := range p.tables {
 		rels = append(rels, p.relationWrite(t.QualifiedName(), catalogColumns(t)))
 	}
-	if err := p.sink.Apply(ctx, rels, p.position(PhaseStreaming, lsn)); err != nil {
+	if err := p.sink.Apply(ctx, rels, p.position(PhaseStreaming, lsn, time.Time{})); err != nil {
 		return 0, err
 	}
 	p.log.Info("snapshot finished", "rows", rows, "seconds", time.Since(start).Round(time.Millisecond).Seconds())

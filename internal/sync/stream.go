@@ -196,7 +196,7 @@ func (a *applier) apply(ctx context.Context, group []cdc.Txn) error {
 	}
 	last := group[len(group)-1]
 	start := time.Now()
-	if err := a.p.sink.Apply(ctx, writes, a.p.position(PhaseStreaming, last.End)); err != nil {
+	if err := a.p.sink.Apply(ctx, writes, a.p.position(PhaseStreaming, last.End, last.CommitTime)); err != nil {
 		return a.deadLetterOr(ctx, group, err)
 	}
 	a.done(group, changes, start)
@@ -229,7 +229,7 @@ func (a *applier) applyLarge(ctx context.Context, t cdc.Txn, ended <-chan struct
 	if err != nil {
 		return err
 	}
-	if err := a.p.sink.Apply(ctx, ws, a.p.position(PhaseStreaming, t.End)); err != nil {
+	if err := a.p.sink.Apply(ctx, ws, a.p.position(PhaseStreaming, t.End, t.CommitTime)); err != nil {
 		return err
 	}
 	a.done([]cdc.Txn{t}, changes+len(t.Changes), start)

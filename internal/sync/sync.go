@@ -242,9 +242,14 @@ func (p *Pipeline) identify(ctx context.Context) error {
 	return nil
 }
 
-// position is the stored position at phase and lsn.
-func (p *Pipeline) position(phase string, lsn cdc.LSN) sink.Position {
-	return sink.Position{Phase: phase, LSN: int64(lsn), System: p.system}
+// position is the stored position at phase and lsn, after the source
+// transaction committed at commit (zero when unknown).
+func (p *Pipeline) position(phase string, lsn cdc.LSN, commit time.Time) sink.Position {
+	pos := sink.Position{Phase: phase, LSN: int64(lsn), System: p.system}
+	if !commit.IsZero() {
+		pos.CommitTime = commit.UnixMicro()
+	}
+	return pos
 }
 
 func (p *Pipeline) dropSlot(ctx context.Context) error {

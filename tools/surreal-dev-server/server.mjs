@@ -3,17 +3,18 @@
 // over SurrealDB's standard network interface: WebSocket RPC at /rpc (cbor
 // and json subprotocols), POST /rpc, GET /health and /version.
 //
-// The process runs as two: a small supervisor that filters the engine's
-// debug dumps (printed by the native addon straight to file descriptor 2)
-// out of stderr, and the server itself as its child.
+// The process runs as two: a small supervisor, and the server itself as
+// its child, whose file descriptor 2 (where the native addon prints debug
+// dumps) goes to /dev/null or SURREAL_ENGINE_LOG (see supervise).
 //
 // Usage: node server.mjs [--bind 127.0.0.1:8000] [--storage mem://|surrealkv://DIR|rocksdb://DIR]
 //                        [--user root] [--log-level info]
 // The root password comes from SURREAL_PASS (default "root"); the user from
 // --user or SURREAL_USER.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 
 const CHILD_ENV = 'SURREAL_DEV_SERVER_CHILD';
 
@@ -57,30 +58,41 @@ function usage(msg) {
   process.exit(2);
 }
 
-// isEngineNoise recognises the start of a Rust dbg! dump from the engine.
-const noiseStart = /^\[\S*surrealdb-core-[^\]]*\.rs:\d+:\d+\] /;
-
+// supervise runs the server as a child whose file descriptor 2, where the
+// native addon prints its debug dumps (one per changefeed write), is
+// /dev/null or the file SURREAL_ENGINE_LOG names. It must not be a pipe:
+// node makes child pipes non-blocking, and when the reader falls behind
+// the engine's write fails with EAGAIN and the engine aborts. The
+// server's own log lines go to descriptor 3, the supervisor's stderr.
 function supervise() {
+  const engineLog = fs.openSync(process.env.SURREAL_ENGINE_LOG || os.devNull, 'a');
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     env: { ...process.env, [CHILD_ENV]: '1' },
-    stdio: ['ignore', 'inherit', 'pipe'],
+    stdio: ['ignore', 'inherit', engineLog, 2],
   });
-  let skipping = false;
-  createInterface({ input: child.stderr }).on('line', (line) => {
-    if (skipping) {
-      if (/^[\]})]\s*$/.test(line)) skipping = false;
-      return;
-    }
-    if (noiseStart.test(line)) {
-      skipping = /[[{(]\s*$/.test(line);
-      return;
-    }
-    process.stderr.write(line + '\n');
-  });
+  fs.closeSync(engineLog);
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
     process.on(sig, () => child.kill(sig));
   }
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  child.on('exit', (code, signal) => {
+    if (signal || code) {
+      process.stderr.write(`${new Date().toISOString()} ERROR the server process ended (${signal ? 'signal ' + signal : 'exit code ' + code}); set SURREAL_ENGINE_LOG=FILE to keep the engine's own output\n`);
+    }
+    process.exit(code ?? (signal ? 1 : 0));
+  });
+}
+
+// logFd is where the server writes its log: descriptor 3 under the
+// supervisor, stderr when run directly.
+const logFd = process.env[CHILD_ENV] && hasFd(3) ? 3 : 2;
+
+function hasFd(fd) {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function serve() {
@@ -88,7 +100,7 @@ async function serve() {
   const levels = { debug: 0, info: 1, warn: 2, error: 3 };
   const log = (level, msg) => {
     if (levels[level] >= levels[opts.logLevel]) {
-      process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${msg}\n`);
+      fs.writeSync(logFd, `${new Date().toISOString()} ${level.toUpperCase()} ${msg}\n`);
     }
   };
   const { Engine } = await import('./lib/engine.mjs');

@@ -32,6 +32,10 @@ type Position struct {
 	LSN int64 `json:"lsn"`
 	// System is the source cluster's system identifier (IDENTIFY_SYSTEM).
 	System string `json:"system,omitempty"`
+	// CommitTime is the commit time of the last source transaction
+	// applied, in Unix microseconds (0: unknown). The reverse direction
+	// reads it from the changefeed to order conflicting writes.
+	CommitTime int64 `json:"commit_time,omitempty"`
 }
 
 // Sink writes to one SurrealDB server over its own connection.
@@ -488,7 +492,7 @@ func (b *builder) flushRun(k runKey, r *insertRun, def config.Surreal) {
 
 func (b *builder) position(slot string, pos Position) {
 	b.stmt("the replication position", "UPSERT type::record(%s, %s) CONTENT %s RETURN NONE",
-		b.param(PositionTable), b.param(slot), b.param(map[string]any{"phase": pos.Phase, "lsn": pos.LSN, "system": pos.System}))
+		b.param(PositionTable), b.param(slot), b.param(map[string]any{"phase": pos.Phase, "lsn": pos.LSN, "system": pos.System, "commit_time": pos.CommitTime}))
 }
 
 func or(a, b string) string {

@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	gosync "sync"
 	"time"
 
 	surrealdb "github.com/surrealdb/surrealdb.go"
-	"github.com/surrealdb/surrealdb.go/pkg/models"
 
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
 )
@@ -40,37 +40,67 @@ func Enable(ctx context.Context, cl *surreal.Client, table string, retention tim
 // committed after it a greater one. It writes a marker record and finds
 // that write in the marker table's changefeed.
 func Now(ctx context.Context, cl *surreal.Client, retention time.Duration) (uint64, error) {
-	if err := Enable(ctx, cl, MarkerTable, retention); err != nil {
-		return 0, err
+	// Defined once, not altered on every call: a definition change makes
+	// concurrent writers' transactions conflict.
+	def := fmt.Sprintf("DEFINE TABLE IF NOT EXISTS %s CHANGEFEED %s", surreal.Ident(MarkerTable), duration(retention))
+	if _, err := surrealdb.Query[any](ctx, cl.DB, def, nil); err != nil {
+		return 0, fmt.Errorf("defining %s: %w", MarkerTable, err)
 	}
+	start := time.Now()
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := hex.EncodeToString(b)
-	// Read the feed from shortly before the write, by SurrealDB's clock:
-	// only the marker writes of that moment are scanned.
-	clock, err := surrealdb.Query[models.CustomDateTime](ctx, cl.DB, "RETURN time::now()", nil)
-	if err != nil {
+	if _, err := surrealdb.Query[any](ctx, cl.DB, fmt.Sprintf("UPSERT %s:marker SET token = $marker RETURN NONE", surreal.Ident(MarkerTable)), map[string]any{"marker": token}); err != nil {
 		return 0, fmt.Errorf("taking a versionstamp: %w", err)
 	}
-	since := (*clock)[0].Result.Time.Add(-2 * time.Second).UTC().Format(time.RFC3339Nano)
-	q := fmt.Sprintf("UPSERT %s:marker SET token = $marker RETURN NONE; SHOW CHANGES FOR TABLE %s SINCE d'%s' LIMIT 100000;",
-		surreal.Ident(MarkerTable), surreal.Ident(MarkerTable), since)
-	res, err := surrealdb.Query[any](ctx, cl.DB, q, map[string]any{"marker": token})
-	if err != nil {
-		return 0, fmt.Errorf("taking a versionstamp: %w", err)
-	}
-	entries, _ := (*res)[1].Result.([]any)
-	for i := len(entries) - 1; i >= 0; i-- {
-		e, _ := entries[i].(map[string]any)
-		changes, _ := e["changes"].([]any)
-		for _, c := range changes {
-			cm, _ := c.(map[string]any)
-			if u, ok := cm["update"].(map[string]any); ok && u["token"] == token {
-				return Versionstamp(e["versionstamp"])
+	// Page through the database's feed from the last marker this client
+	// found; the write's entry can become visible a moment after the
+	// write returns, so an empty page is read again after a pause.
+	since := lastMarker(cl)
+	wait := time.Millisecond
+	for {
+		res, err := surrealdb.Query[any](ctx, cl.DB, fmt.Sprintf("SHOW CHANGES FOR DATABASE SINCE %d LIMIT 1000", since+1), nil)
+		if err != nil {
+			return 0, fmt.Errorf("taking a versionstamp: %w", err)
+		}
+		var entries []entry
+		if err := decodeInto((*res)[0].Result, &entries); err != nil {
+			return 0, fmt.Errorf("taking a versionstamp: %w", err)
+		}
+		for _, e := range entries {
+			for _, c := range e.Changes {
+				if u, ok := c["update"].(map[string]any); ok && u["token"] == token {
+					vs := e.vs()
+					markers.Store(cl, vs)
+					return vs, nil
+				}
 			}
 		}
+		if len(entries) > 0 {
+			since = entries[len(entries)-1].vs()
+			continue
+		}
+		if time.Since(start) > 10*time.Second {
+			return 0, ErrNoMarker
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
 	}
-	return 0, ErrNoMarker
+}
+
+// markers remembers, per client, the versionstamp of the last marker Now
+// found, where the next search starts.
+var markers gosync.Map
+
+func lastMarker(cl *surreal.Client) uint64 {
+	if v, ok := markers.Load(cl); ok {
+		return v.(uint64)
+	}
+	return 0
 }
 
 // Definition is what SurrealDB says about a table.

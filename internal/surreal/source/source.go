@@ -1,13 +1,11 @@
 // Package source reads SurrealDB changefeeds: the changes of a set of
-// tables, merged into SurrealDB transactions in versionstamp order.
+// tables, as whole SurrealDB transactions in versionstamp order.
 //
-// SurrealDB keeps one changefeed per table (DEFINE/ALTER TABLE ...
-// CHANGEFEED). A transaction that writes several tables leaves an entry
-// with the same versionstamp in each of their feeds, so a reader that
-// wants whole transactions reads every feed and merges them. Read does
-// that, and returns only what is complete: when a feed returned a full
-// page, entries after that page's last versionstamp may still be missing
-// from it, so nothing after that point is returned yet.
+// SurrealDB keeps a changefeed per table (DEFINE/ALTER TABLE ...
+// CHANGEFEED); SHOW CHANGES FOR DATABASE reads them all as one feed, an
+// entry per transaction. Read returns only what is complete: entries
+// younger than Reader.Settle may still be missing an earlier transaction
+// (SurrealDB fixes a versionstamp before the commit is visible).
 package source
 
 import (
@@ -53,13 +51,13 @@ type Change struct {
 	Record map[string]any
 }
 
-// Txn is the changes of one SurrealDB transaction to the tables read, in
-// the order of the tables given to Read.
+// Txn is the changes of one SurrealDB transaction to the reader's tables,
+// in the order SurrealDB recorded them.
 type Txn struct {
 	Versionstamp uint64
 	Changes      []Change
-	// Tables lists every table the transaction touched, including ones
-	// whose entries held only definitions.
+	// Tables lists every table with a changefeed whose records the
+	// transaction changed.
 	Tables []string
 }
 
@@ -72,77 +70,114 @@ type Reader struct {
 	cl     *surreal.Client
 	tables []string
 	limit  int
+	// Settle is how old, by SurrealDB's clock, a transaction must be to be
+	// returned: SurrealDB fixes a versionstamp before the commit is
+	// visible, so the newest entries of a feed may still be missing an
+	// earlier transaction that commits a moment later.
+	Settle time.Duration
 }
 
 // NewReader reads tables through cl, at most limit entries per table and
-// request.
+// request, returning transactions older than one second.
 func NewReader(cl *surreal.Client, tables []string, limit int) *Reader {
-	return &Reader{cl: cl, tables: tables, limit: limit}
+	return &Reader{cl: cl, tables: tables, limit: limit, Settle: time.Second}
 }
 
 // Read returns the transactions after since (exclusive), in versionstamp
-// order, and whether more may be waiting (some feed returned a full page).
+// order, and whether more may be waiting. It reads the database's feed
+// (SHOW CHANGES FOR DATABASE: one entry per transaction, with the changes
+// to every table that keeps a changefeed), so every transaction comes
+// whole and the position moves on even past transactions that touched no
+// table of interest. Changes to other tables than the reader's are left
+// out of Changes but named in Tables.
 func (r *Reader) Read(ctx context.Context, since uint64) ([]Txn, bool, error) {
-	var q strings.Builder
-	for _, t := range r.tables {
-		// SINCE takes a literal only (no parameter); it is a number.
-		fmt.Fprintf(&q, "SHOW CHANGES FOR TABLE %s SINCE %d LIMIT %d;\n", surreal.Ident(t), since+1, r.limit)
-	}
-	res, err := surrealdb.Query[[]entry](ctx, r.cl.DB, q.String(), nil)
+	// SINCE takes a literal only (no parameter); it is a number.
+	q := fmt.Sprintf("RETURN time::now();\nSHOW CHANGES FOR DATABASE SINCE %d LIMIT %d;\n", since+1, r.limit)
+	res, err := surrealdb.Query[any](ctx, r.cl.DB, q, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("reading changefeeds: %w", err)
 	}
-	horizon := uint64(1<<64 - 1)
-	more := false
-	byVS := map[uint64]*Txn{}
-	for i, qr := range *res {
-		if qr.Error != nil {
-			return nil, false, fmt.Errorf("reading the changefeed of %s: %s", r.tables[i], qr.Error.Message)
-		}
-		if len(qr.Result) >= r.limit {
-			more = true
-			horizon = min(horizon, qr.Result[len(qr.Result)-1].vs())
-		}
-		for _, e := range qr.Result {
-			vs := e.vs()
-			t := byVS[vs]
-			if t == nil {
-				t = &Txn{Versionstamp: vs}
-				byVS[vs] = t
-			}
-			t.Tables = append(t.Tables, r.tables[i])
-			for _, c := range e.Changes {
-				ch, ok, err := decode(r.tables[i], c)
-				if err != nil {
-					return nil, false, fmt.Errorf("changefeed of %s at versionstamp %d: %w", r.tables[i], vs, err)
-				}
-				if ok {
-					t.Changes = append(t.Changes, ch)
-				}
-			}
-		}
+	now, ok := (*res)[0].Result.(models.CustomDateTime)
+	if !ok {
+		return nil, false, fmt.Errorf("reading changefeeds: time::now() gave %T", (*res)[0].Result)
 	}
-	out := make([]Txn, 0, len(byVS))
-	for vs, t := range byVS {
-		if vs <= horizon {
-			out = append(out, *t)
-		}
+	qr := (*res)[1]
+	if qr.Error != nil {
+		return nil, false, fmt.Errorf("reading changefeeds: %s", qr.Error.Message)
 	}
-	slices.SortFunc(out, func(a, b Txn) int {
-		switch {
-		case a.Versionstamp < b.Versionstamp:
-			return -1
-		case a.Versionstamp > b.Versionstamp:
-			return 1
+	var entries []entry
+	if err := decodeInto(qr.Result, &entries); err != nil {
+		return nil, false, fmt.Errorf("reading changefeeds: %w", err)
+	}
+	// Only transactions older than Settle (versionstamps carry their time
+	// in milliseconds, see Time) are complete.
+	horizon := uint64(max(0, now.Time.Add(-r.Settle).UnixMilli())) << 16
+	// SurrealDB 3.0 caps a read at about 1,000 entries whatever the LIMIT
+	// (and returns a few fewer than asked): a page near the cap is full.
+	more := len(entries) >= min(r.limit, 1000)*9/10
+	want := map[string]bool{}
+	for _, t := range r.tables {
+		want[t] = true
+	}
+	out := make([]Txn, 0, len(entries))
+	for _, e := range entries {
+		vs := e.vs()
+		if vs > horizon {
+			more = false // the rest is too young; read again after a pause
+			break
 		}
-		return 0
-	})
+		t := Txn{Versionstamp: vs}
+		for _, c := range e.Changes {
+			ch, ok, err := decode(c)
+			if err != nil {
+				return nil, false, fmt.Errorf("changefeed at versionstamp %d: %w", vs, err)
+			}
+			if !ok {
+				continue
+			}
+			if !slices.Contains(t.Tables, ch.Table) {
+				t.Tables = append(t.Tables, ch.Table)
+			}
+			if want[ch.Table] {
+				t.Changes = append(t.Changes, ch)
+			}
+		}
+		out = append(out, t)
+	}
 	return out, more, nil
 }
 
 type entry struct {
-	Versionstamp any              `json:"versionstamp"`
-	Changes      []map[string]any `json:"changes"`
+	Versionstamp any
+	Changes      []map[string]any
+}
+
+// decodeInto reads SHOW CHANGES entries from their decoded form.
+func decodeInto(v any, out *[]entry) error {
+	if v == nil {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return fmt.Errorf("entries are %T, not a list", v)
+	}
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return fmt.Errorf("an entry is %T, not an object", item)
+		}
+		e := entry{Versionstamp: m["versionstamp"]}
+		changes, _ := m["changes"].([]any)
+		for _, c := range changes {
+			cm, ok := c.(map[string]any)
+			if !ok {
+				return fmt.Errorf("a change is %T, not an object", c)
+			}
+			e.Changes = append(e.Changes, cm)
+		}
+		*out = append(*out, e)
+	}
+	return nil
 }
 
 func (e entry) vs() uint64 {
@@ -171,10 +206,8 @@ func Versionstamp(v any) (uint64, error) {
 }
 
 // decode turns one changefeed change into a Change; definitions (ok false)
-// are skipped. The change's table is its record's: a feed can hold
-// changes to other tables' records (deleting a record deletes its graph
-// edges, and the node's feed records those deletions too).
-func decode(table string, c map[string]any) (Change, bool, error) {
+// are skipped. The change's table is its record's.
+func decode(c map[string]any) (Change, bool, error) {
 	if u, ok := c["update"]; ok {
 		rec, ok := u.(map[string]any)
 		if !ok {
@@ -184,7 +217,7 @@ func decode(table string, c map[string]any) (Change, bool, error) {
 		if err != nil {
 			return Change{}, false, err
 		}
-		return Change{Table: or(id.Table, table), Op: Update, ID: id, Record: rec}, true, nil
+		return Change{Table: id.Table, Op: Update, ID: id, Record: rec}, true, nil
 	}
 	if d, ok := c["delete"]; ok {
 		m, ok := d.(map[string]any)
@@ -195,7 +228,7 @@ func decode(table string, c map[string]any) (Change, bool, error) {
 		if err != nil {
 			return Change{}, false, err
 		}
-		return Change{Table: or(id.Table, table), Op: Delete, ID: id}, true, nil
+		return Change{Table: id.Table, Op: Delete, ID: id}, true, nil
 	}
 	for k := range c {
 		if strings.HasPrefix(k, "define_") {
@@ -223,10 +256,3 @@ func recordID(v any) (models.RecordID, error) {
 
 // ErrNoMarker is returned by Now when the marker's change is not found.
 var ErrNoMarker = errors.New("the marker write did not appear in its changefeed")
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
