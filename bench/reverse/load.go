@@ -90,8 +90,9 @@ type loadResult struct {
 	// ThrottledSeconds is how long the writers waited for the backlog to
 	// fall under the cap: the pipeline, not SurrealDB, set the pace.
 	ThrottledSeconds float64 `json:"throttled_seconds"`
-	// KeptUp: never throttled, and the backlog drained within 1 s (lost
-	// changes aside): SurrealDB's writes, not the pipeline, set the pace.
+	// KeptUp: never throttled, and the backlog drained within 1 s plus
+	// reverse.settle (lost changes aside): SurrealDB's writes, not the
+	// pipeline, set the pace.
 	KeptUp   bool       `json:"kept_up"`
 	Pipeline groupStats `json:"pipeline"`
 }
@@ -225,7 +226,9 @@ func runLoad(ctx context.Context, sur config.Surreal, table string, p *pipeline,
 	r.BacklogAtEnd = r.Written - atEnd
 	r.ThrottledSeconds = float64(throttledTicks.Load()) / 10
 	r.DrainSeconds = harness.Round(drain.Seconds(), 2)
-	r.KeptUp = r.ThrottledSeconds == 0 && r.DrainSeconds <= 1
+	// A change is applied once it is reverse.settle old, so the backlog
+	// always takes that long to drain: allow it on top of the second.
+	r.KeptUp = r.ThrottledSeconds == 0 && r.DrainSeconds <= 1+config.Default().Reverse.Settle.Seconds()
 	r.Pipeline = since(before, p.stats())
 	return r, nil
 }
