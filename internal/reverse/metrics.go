@@ -13,7 +13,11 @@ type Metrics struct {
 	// LoopsSuppressed counts changes not applied because sync wrote them
 	// (echoes of PostgreSQL changes).
 	LoopsSuppressed prometheus.Counter
-	Errors          *prometheus.CounterVec
+	// Conflicts counts two-way conflicts by SurrealDB table and winner.
+	Conflicts *prometheus.CounterVec
+	// Repairs counts PostgreSQL rows rewritten so sync sends them back.
+	Repairs prometheus.Counter
+	Errors  *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (none when
@@ -42,12 +46,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		LoopsSuppressed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pgsurreal_reverse_loops_suppressed_total", Help: "SurrealDB changes not applied to PostgreSQL because pgsurreal's sync wrote them (echoes).",
 		}),
+		Conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgsurreal_reverse_conflicts_total", Help: "Two-way conflicts (the same key written on both sides concurrently), by SurrealDB table and winning side.",
+		}, []string{"table", "winner"}),
+		Repairs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pgsurreal_reverse_repairs_total", Help: "PostgreSQL rows rewritten after a conflict SurrealDB won, so that sync sends SurrealDB's version back.",
+		}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pgsurreal_reverse_errors_total", Help: "Reverse pipeline errors: retryable (reconnected) or fatal (stopped).",
 		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.LagSeconds, m.Position, m.CopiedRows, m.LoopsSuppressed, m.Errors)
+		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.LagSeconds, m.Position, m.CopiedRows, m.LoopsSuppressed, m.Conflicts, m.Repairs, m.Errors)
 	}
 	return m
 }

@@ -64,6 +64,12 @@ type Pipeline struct {
 	checked time.Time
 	// schema-qualified names of pgsurreal's own tables
 	posTable, tablesTable string
+	tw                    twoWayTables
+	// originID is the replication origin's id (roident).
+	originID uint32
+	// native is a connection outside the origin, for repairs of two-way
+	// conflicts; nil without two-way tables.
+	native *pgx.Conn
 }
 
 // Run replicates until ctx ends, reconnecting after connection errors.
@@ -133,7 +139,16 @@ func runOnce(ctx context.Context, o *Options) error {
 	p := &Pipeline{o: *o, log: o.Log, conn: conn, cl: cl, tables: map[string]*table{},
 		source:      o.Surreal.Namespace + "/" + o.Surreal.Database,
 		posTable:    postgres.QualifiedIdent(o.Reverse.Schema, "reverse_position"),
-		tablesTable: postgres.QualifiedIdent(o.Reverse.Schema, "reverse_tables")}
+		tablesTable: postgres.QualifiedIdent(o.Reverse.Schema, "reverse_tables"),
+		tw:          newTwoWayTables(o.Reverse.Schema)}
+	for _, t := range o.Reverse.Tables {
+		if t.TwoWay && p.native == nil {
+			if p.native, err = postgres.ConnectOne(ctx, o.Postgres, nil); err != nil {
+				return err
+			}
+			defer p.native.Close(context.WithoutCancel(ctx))
+		}
+	}
 	if err := p.setup(ctx); err != nil {
 		return err
 	}
@@ -161,6 +176,7 @@ func (p *Pipeline) setup(ctx context.Context) error {
   copied_at     timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (source, surreal_table))`,
 	}
+	stmts = append(stmts, p.tw.create()...)
 	for _, s := range stmts {
 		if _, err := p.conn.Exec(ctx, s); err != nil {
 			return pgErr(err, "creating pgsurreal's tables in schema "+p.o.Reverse.Schema)
@@ -172,6 +188,9 @@ func (p *Pipeline) setup(ctx context.Context) error {
 	}
 	if _, err := p.conn.Exec(ctx, `SELECT pg_replication_origin_session_setup($1)`, origin); err != nil {
 		return pgErr(err, "writing under the replication origin "+origin)
+	}
+	if err := p.conn.QueryRow(ctx, `SELECT roident FROM pg_replication_origin WHERE roname = $1`, origin).Scan(&p.originID); err != nil {
+		return err
 	}
 	return nil
 }
@@ -390,8 +409,14 @@ func applyErr(err error, what, where string) error {
 	if errors.As(err, &pe) {
 		class := pe.Code[:2]
 		if class == "22" || class == "23" || class == "42" {
+			if where == "" {
+				return &PermanentError{fmt.Errorf("PostgreSQL refused the change to SurrealDB %s: %s (%s)", what, pe.Message, pe.Code)}
+			}
 			return &PermanentError{fmt.Errorf("PostgreSQL refused %s of SurrealDB %s: %s (%s)", where, what, pe.Message, pe.Code)}
 		}
+	}
+	if where == "" {
+		return fmt.Errorf("applying the change to SurrealDB %s: %w", what, err)
 	}
 	return fmt.Errorf("applying %s of SurrealDB %s: %w", where, what, err)
 }

@@ -25,9 +25,12 @@ func (p *Pipeline) stream(ctx context.Context) error {
 	// So is sync's position table: a transaction that wrote it is sync's
 	// own (see sink.Tag), and its changes are echoes, not sent back.
 	r := source.NewReader(p.cl, append(slices.Clone(p.names), source.MarkerTable, sink.PositionTable), p.o.Reverse.BatchSize)
-	r.Settle = p.o.Reverse.Settle.Duration
 	m := p.o.Metrics
 	m.Position.Set(float64(p.pos))
+	// Repairs a crash left queued.
+	if err := p.repair(ctx); err != nil {
+		return err
+	}
 	for {
 		readAt := time.Now()
 		txns, more, err := r.Read(ctx, p.pos)
@@ -65,17 +68,35 @@ func (p *Pipeline) stream(ctx context.Context) error {
 // and the position after them in one PostgreSQL transaction.
 func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Time) error {
 	start := time.Now()
-	type queued struct {
-		table string
-		op    source.Op
-		id    string
-		vs    uint64
+	tx, err := p.conn.Begin(ctx)
+	if err != nil {
+		return err
 	}
-	var what []queued
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	// Statements are pipelined in batches; a batch is sent before any
+	// statement that must read (two-way arbitration) and at the end.
 	b := &pgx.Batch{}
+	var what []string // per queued statement, for errors
+	flush := func() error {
+		if b.Len() == 0 {
+			return nil
+		}
+		br := tx.SendBatch(ctx, b)
+		for i := range b.Len() {
+			if _, err := br.Exec(); err != nil {
+				_ = br.Close()
+				return applyErr(err, what[i], "")
+			}
+		}
+		b, what = &pgx.Batch{}, what[:0]
+		return br.Close()
+	}
+	type applied struct{ table, op string }
+	var done []applied
 	echoes := 0
 	for _, txn := range txns {
 		echo := slices.Contains(txn.Tables, sink.PositionTable)
+		pgTime := syncCommitTime(txn)
 		for _, ch := range txn.Changes {
 			t := p.tables[ch.Table]
 			if t == nil || txn.Versionstamp <= t.start {
@@ -83,7 +104,20 @@ func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Ti
 			}
 			if echo {
 				echoes++
+				if t.cfg.TwoWay {
+					if err := flush(); err != nil {
+						return err
+					}
+					if err := p.arbitrate(ctx, tx, t, ch, pgTime); err != nil {
+						return err
+					}
+				}
 				continue
+			}
+			desc := fmt.Sprintf("table %s record %s (versionstamp %d)", ch.Table, recordName(ch.ID), txn.Versionstamp)
+			key, err := t.shape.Key(ch.ID)
+			if err != nil {
+				return &PermanentError{fmt.Errorf("versionstamp %d: %w", txn.Versionstamp, err)}
 			}
 			switch ch.Op {
 			case source.Update:
@@ -93,35 +127,21 @@ func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Ti
 				}
 				b.Queue(t.upsert, vals...)
 			case source.Delete:
-				key, err := t.shape.Key(ch.ID)
-				if err != nil {
-					return &PermanentError{fmt.Errorf("versionstamp %d: %w", txn.Versionstamp, err)}
-				}
 				b.Queue(t.del, key...)
 			}
-			what = append(what, queued{ch.Table, ch.Op, recordName(ch.ID), txn.Versionstamp})
+			what = append(what, desc)
+			if t.cfg.TwoWay {
+				p.recordVersion(b, t, key, txn.Versionstamp, ch.Op == source.Delete)
+				what = append(what, "the version record of "+desc)
+			}
+			done = append(done, applied{ch.Table, ch.Op.String()})
 		}
 	}
 	last := txns[len(txns)-1].Versionstamp
 	b.Queue("UPDATE "+p.posTable+" SET versionstamp = $1::numeric, checked_at = $2 WHERE source = $3",
 		strconv.FormatUint(last, 10), checked, p.source)
-	tx, err := p.conn.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	br := tx.SendBatch(ctx, b)
-	for i := range b.Len() {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			if i < len(what) {
-				q := what[i]
-				return applyErr(err, fmt.Sprintf("table %s record %s (versionstamp %d)", q.table, q.id, q.vs), "the "+q.op.String())
-			}
-			return fmt.Errorf("storing the reverse position: %w", err)
-		}
-	}
-	if err := br.Close(); err != nil {
+	what = append(what, "the reverse position")
+	if err := flush(); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -129,9 +149,12 @@ func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Ti
 	}
 	p.pos = last
 	p.checked = checked
+	if err := p.repair(ctx); err != nil {
+		return err
+	}
 	m := p.o.Metrics
-	for _, q := range what {
-		m.Changes.WithLabelValues(q.table, q.op.String()).Inc()
+	for _, a := range done {
+		m.Changes.WithLabelValues(a.table, a.op).Inc()
 	}
 	m.Transactions.Add(float64(len(txns)))
 	m.LoopsSuppressed.Add(float64(echoes))
@@ -139,4 +162,21 @@ func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Ti
 	m.Position.Set(float64(last))
 	m.LagSeconds.Set(max(0, time.Since(source.Time(last)).Seconds()))
 	return nil
+}
+
+// syncCommitTime is the commit time sync's position record carries in
+// txn (sync's own transaction), zero if none.
+func syncCommitTime(txn source.Txn) time.Time {
+	for _, ch := range txn.Changes {
+		if ch.Table != sink.PositionTable || ch.Op != source.Update {
+			continue
+		}
+		switch v := ch.Record["commit_time"].(type) {
+		case uint64:
+			return time.UnixMicro(int64(v))
+		case int64:
+			return time.UnixMicro(v)
+		}
+	}
+	return time.Time{}
 }

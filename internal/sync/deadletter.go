@@ -30,6 +30,7 @@ func (a *applier) deadLetterOr(ctx context.Context, group []cdc.Txn, err error) 
 	if err := a.p.ensureDeadLetter(ctx, table); err != nil {
 		return err
 	}
+	clear(a.counts) // the group is mapped again below, one transaction at a time
 	for _, t := range group {
 		ws, err := a.writes(t)
 		if err != nil {

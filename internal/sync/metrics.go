@@ -83,14 +83,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) countChange(ch cdc.Change) {
+// changeCounts are row changes by table and operation, counted once the
+// SurrealDB transaction holding them committed (a failed group is
+// replayed, and must not count twice).
+type changeCounts map[[2]string]int
+
+func (c changeCounts) add(ch cdc.Change) {
 	if ch.Op == cdc.OpTruncate {
 		for _, r := range ch.Truncated {
-			m.Changes.WithLabelValues(r.QualifiedName(), "truncate").Inc()
+			c[[2]string{r.QualifiedName(), "truncate"}]++
 		}
 		return
 	}
-	m.Changes.WithLabelValues(ch.Rel.QualifiedName(), ch.Op.String()).Inc()
+	c[[2]string{ch.Rel.QualifiedName(), ch.Op.String()}]++
+}
+
+// flush adds the counts to m and empties c.
+func (c changeCounts) flush(m *Metrics) {
+	for k, n := range c {
+		m.Changes.WithLabelValues(k[0], k[1]).Add(float64(n))
+	}
+	clear(c)
 }
 
 // watchSlot samples how much WAL the slot retains every 5 seconds.

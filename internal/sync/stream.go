@@ -96,7 +96,7 @@ func (p *Pipeline) streamOnce(ctx context.Context, from cdc.LSN) error {
 		runErr = st.Run(sctx, from, txns)
 	}()
 	a := &applier{p: p, st: st, in: txns, mapper: mapping.NewMapper(p.shapes, p.loadTypes(ctx)),
-		known: known, seen: map[*cdc.Relation]bool{}}
+		known: known, seen: map[*cdc.Relation]bool{}, counts: changeCounts{}}
 	err = a.run(sctx, ended)
 	cancel()
 	<-ended
@@ -124,6 +124,7 @@ type applier struct {
 	known   map[string][]cdc.Column // stored column lists by table
 	seen    map[*cdc.Relation]bool  // Relation messages already compared
 	ctx     context.Context
+	counts  changeCounts // changes mapped since the last commit
 }
 
 func (a *applier) next(ctx context.Context, ended <-chan struct{}) (cdc.Txn, error) {
@@ -271,7 +272,7 @@ func (a *applier) writes(t cdc.Txn) ([]mapping.Write, error) {
 			continue
 		}
 		out = append(out, ws...)
-		a.p.o.Metrics.countChange(ch)
+		a.counts.add(ch)
 	}
 	return out, nil
 }
@@ -281,6 +282,7 @@ func (a *applier) done(group []cdc.Txn, changes int, start time.Time) {
 	last := group[len(group)-1]
 	a.st.Ack(last.End)
 	m := a.p.o.Metrics
+	a.counts.flush(m)
 	m.ApplySeconds.Observe(time.Since(start).Seconds())
 	m.BatchChanges.Observe(float64(changes))
 	m.Transactions.Add(float64(len(group)))
