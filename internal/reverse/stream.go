@@ -25,6 +25,7 @@ func (p *Pipeline) stream(ctx context.Context) error {
 	// So is sync's position table: a transaction that wrote it is sync's
 	// own (see sink.Tag), and its changes are echoes, not sent back.
 	r := source.NewReader(p.cl, append(slices.Clone(p.names), source.MarkerTable, sink.PositionTable), p.o.Reverse.BatchSize)
+	r.Settle = p.o.Reverse.Settle.Duration
 	m := p.o.Metrics
 	m.Position.Set(float64(p.pos))
 	// Repairs a crash left queued.

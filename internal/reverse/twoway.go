@@ -245,17 +245,22 @@ func (p *Pipeline) repair(ctx context.Context) error {
 			return fmt.Errorf("repair %d of %s: bad key %s", j.id, j.table, j.key)
 		}
 		first := postgres.Ident(t.shape.KeyColumns()[0])
+		touched := false
 		err := pgx.BeginFunc(ctx, p.native, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "UPDATE "+t.target+" SET "+first+" = "+first+" WHERE "+keyWhere(t, 1), key...); err != nil {
+			tag, err := tx.Exec(ctx, "UPDATE "+t.target+" SET "+first+" = "+first+" WHERE "+keyWhere(t, 1), key...)
+			if err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "DELETE FROM "+p.tw.repairs+" WHERE id = $1", j.id)
+			touched = tag.RowsAffected() > 0
+			_, err = tx.Exec(ctx, "DELETE FROM "+p.tw.repairs+" WHERE id = $1", j.id)
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("repairing %s key %s: %w", j.table, j.key, err)
 		}
-		p.o.Metrics.Repairs.Inc()
+		if touched { // a row deleted since needs no repair
+			p.o.Metrics.Repairs.Inc()
+		}
 	}
 	return nil
 }
