@@ -42,6 +42,11 @@ func TestConvergence(t *testing.T) {
 	}
 }
 
+// pace spaces each writer's writes (at most 250/s each, 1,000/s in all):
+// enough to collide on 30 keys all the time, without starving the
+// package's other tests of the machine's 2 cores.
+const pace = 4 * time.Millisecond
+
 func converge(t *testing.T, policy string, d time.Duration) {
 	ctx := context.Background()
 	w := startTwoWay(t, policy)
@@ -64,7 +69,10 @@ func converge(t *testing.T, policy string, d time.Duration) {
 				return
 			}
 			r := rand.New(rand.NewPCG(uint64(i), 1))
+			tick := time.NewTicker(pace)
+			defer tick.Stop()
 			for running() {
+				<-tick.C
 				k := 1 + r.IntN(30)
 				n := seq.Add(1)
 				var err error
@@ -96,7 +104,10 @@ func converge(t *testing.T, policy string, d time.Duration) {
 				return
 			}
 			r := rand.New(rand.NewPCG(uint64(i), 2))
+			tick := time.NewTicker(pace)
+			defer tick.Stop()
 			for running() {
+				<-tick.C
 				k := 1 + r.IntN(30)
 				n := seq.Add(1)
 				if r.IntN(5) == 0 {

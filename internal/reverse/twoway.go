@@ -126,7 +126,10 @@ func (p *Pipeline) arbitrate(ctx context.Context, tx pgx.Tx, t *table, ch source
 	args := append([]any{p.originID}, key...)
 	var byUs bool
 	var current []byte
-	err = tx.QueryRow(ctx, "SELECT COALESCE((pg_xact_commit_timestamp_origin(t.xmin)).roident = $1::oid, false), to_jsonb(t) FROM "+t.target+" t WHERE "+keyWhere(t, 2)+" FOR UPDATE", args...).Scan(&byUs, &current)
+	// Written by us: by an earlier transaction of this pipeline (its
+	// commit carries the origin), or by this very transaction (an earlier
+	// change of the same group; its commit is not recorded yet).
+	err = tx.QueryRow(ctx, "SELECT t.xmin = (txid_current() % 4294967296)::text::xid OR COALESCE((pg_xact_commit_timestamp_origin(t.xmin)).roident = $1::oid, false), to_jsonb(t) FROM "+t.target+" t WHERE "+keyWhere(t, 2)+" FOR UPDATE", args...).Scan(&byUs, &current)
 	exists := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		var pe *pgconn.PgError

@@ -138,7 +138,7 @@ INSERT INTO "order" SELECT g, 1 + g % 20000, g FROM generate_series(1001, 60000)
 	}
 	// Let one run finish the snapshot, then kill it while streaming.
 	cmd := f.syncProcess()
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	for f.position() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the snapshot never finished")

@@ -311,11 +311,17 @@ type loader struct {
 	docs  []any
 	edges map[string][]any
 	n     int
+	tag   string // this loader's tag record (see sink.Tag)
 }
 
 func newLoader(p *Pipeline, s *sink.Sink, shape *mapping.Shape) *loader {
-	return &loader{p: p, sink: s, shape: shape, use: useTarget(shape, p.o.Surreal.Namespace, p.o.Surreal.Database), edges: map[string][]any{}}
+	return &loader{p: p, sink: s, shape: shape, use: useTarget(shape, p.o.Surreal.Namespace, p.o.Surreal.Database), edges: map[string][]any{},
+		tag: fmt.Sprintf("snapshot %s %d", shape.Target, loaders.Add(1))}
 }
+
+// loaders numbers loaders, so each tags its transactions with a record of
+// its own: parallel workers writing one tag record would conflict.
+var loaders atomic.Int64
 
 func (l *loader) add(ctx context.Context, r mapping.Record) error {
 	l.docs = append(l.docs, r.Doc)
@@ -340,7 +346,7 @@ func (l *loader) flush(ctx context.Context) error {
 	// the default namespace, so only loads into it are tagged.
 	b.WriteString("BEGIN;\n")
 	if l.use == "" {
-		tag, tvars := sink.Tag(l.p.o.Sync.Slot, "snapshot "+l.shape.Target)
+		tag, tvars := sink.Tag(l.p.o.Sync.Slot, l.tag)
 		b.WriteString(tag)
 		maps.Copy(vars, tvars)
 	}

@@ -36,8 +36,10 @@ func (p *Pipeline) streamLoop(ctx context.Context, from cdc.LSN) error {
 			return err
 		}
 		p.o.Metrics.Errors.WithLabelValues("retryable").Inc()
-		if time.Since(started) > time.Minute {
-			backoff = 200 * time.Millisecond
+		if time.Since(started) > time.Minute || isConflict(err) {
+			// A write conflict with another SurrealDB client is over at
+			// once: retry soon rather than fall behind.
+			backoff = 100 * time.Millisecond
 		}
 		p.log.Warn("replication interrupted; reconnecting", "err", err, "in", backoff.String())
 		select {
