@@ -14,7 +14,7 @@ func (a *app) demoCommand() *cobra.Command {
 	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Load a sample shop into PostgreSQL, replicate it into SurrealDB and show the result live",
+		Short: "Load a sample shop into PostgreSQL, replicate it into SurrealDB and back, and show the result live",
 		Long: `demo shows pgsurreal at work against the configured PostgreSQL and SurrealDB
 (by default the dev stack: run ` + "`pgsurreal dev up`" + ` first).
 
@@ -23,7 +23,9 @@ graph (users, products, orders, order_items, payments, friendships; about
 7,000 rows), empties the SurrealDB namespace ` + demo.DefaultNamespace + ` (database ` + demo.DefaultSurrealDatabase + `),
 replicates one into the other, and prints the documents, record links and
 graph edges that result, the row counts of both sides, and the replication
-latency of a few live changes.
+latency of a few live changes. Then it writes reviews into SurrealDB and
+replicates them the other way, into the PostgreSQL table surreal_review, and
+joins them with PostgreSQL's own tables.
 
 The data stays in both databases afterwards. The replication slot
 ` + demo.DefaultSlot + ` is dropped at the end so PostgreSQL retains no WAL for it;
