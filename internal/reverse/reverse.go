@@ -49,6 +49,9 @@ type table struct {
 	// or below it are in the copy already. Zero before the copy.
 	start       uint64
 	upsert, del string
+	// fields are a schemafull table's top-level fields when its shape was
+	// decided; nil for a schemaless table (new fields go into doc).
+	fields map[string]bool
 }
 
 // Pipeline is one run of the reverse direction.
@@ -62,6 +65,9 @@ type Pipeline struct {
 	source  string // the SurrealDB namespace/database, the position's key
 	pos     uint64 // versionstamp applied up to
 	checked time.Time
+	// reloadedAt is the versionstamp of the last definition change the
+	// shapes were reloaded for.
+	reloadedAt uint64
 	// schema-qualified names of pgsurreal's own tables
 	posTable, tablesTable string
 	tw                    twoWayTables
@@ -209,6 +215,9 @@ func pgErr(err error, what string) error {
 // the retention, and copies the tables not copied yet.
 func (p *Pipeline) prepare(ctx context.Context) error {
 	for _, tc := range p.o.Reverse.Tables {
+		if err := source.Enable(ctx, p.cl, tc.Name, p.o.Reverse.Retention.Duration); err != nil {
+			return err
+		}
 		t, err := p.loadTable(ctx, tc)
 		if err != nil {
 			return err
@@ -288,12 +297,9 @@ ON CONFLICT (source) DO UPDATE SET versionstamp = EXCLUDED.versionstamp, checked
 	return nil
 }
 
-// loadTable enables the changefeed of a table and decides its shape,
-// creating the PostgreSQL table when it is missing.
+// loadTable decides the shape of a table, creating the PostgreSQL table
+// when it is missing.
 func (p *Pipeline) loadTable(ctx context.Context, tc config.ReverseTable) (*table, error) {
-	if err := source.Enable(ctx, p.cl, tc.Name, p.o.Reverse.Retention.Duration); err != nil {
-		return nil, err
-	}
 	def, err := source.Describe(ctx, p.cl, tc.Name)
 	if err != nil {
 		return nil, err
@@ -326,7 +332,37 @@ func (p *Pipeline) loadTable(ctx context.Context, tc config.ReverseTable) (*tabl
 		}
 		p.log.Info("created PostgreSQL table for SurrealDB table", "table", schema+"."+name, "surreal_table", tc.Name, "columns", strings.Join(shape.Columns(), ","))
 	}
-	return &table{cfg: tc, shape: shape, target: postgres.QualifiedIdent(schema, name), upsert: shape.UpsertSQL(), del: shape.DeleteSQL()}, nil
+	t := &table{cfg: tc, shape: shape, target: postgres.QualifiedIdent(schema, name), upsert: shape.UpsertSQL(), del: shape.DeleteSQL()}
+	if st.Schemafull {
+		t.fields = map[string]bool{"id": true, "in": true, "out": true}
+		for _, f := range st.Fields {
+			top := f.Name
+			if len(f.Path) > 0 {
+				top = f.Path[0]
+			} else if i := strings.IndexByte(top, '.'); i >= 0 {
+				top = top[:i]
+			}
+			t.fields[top] = true
+		}
+	}
+	return t, nil
+}
+
+// reloadTables decides every table's shape again after SurrealDB's
+// definitions changed. A field the PostgreSQL table has no column for
+// stops the pipeline with the fix (nothing is dropped silently).
+func (p *Pipeline) reloadTables(ctx context.Context) error {
+	for _, name := range p.names {
+		old := p.tables[name]
+		t, err := p.loadTable(ctx, old.cfg)
+		if err != nil {
+			return err
+		}
+		t.start = old.start
+		p.tables[name] = t
+	}
+	p.log.Info("SurrealDB definitions changed; table shapes reloaded", "tables", len(p.names))
+	return nil
 }
 
 // target is the PostgreSQL table of a reverse table: schema and name.

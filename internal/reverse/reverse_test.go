@@ -211,3 +211,35 @@ func TestCrashAnywhere(t *testing.T) {
 	f.assertSame()
 	t.Logf("%d kills, %d writes", kills, ops.Load())
 }
+
+// TestSchemaChange: a field added to a schemafull SurrealDB table while
+// streaming is not dropped silently: the pipeline stops, naming the field
+// and the fix; once the column exists in PostgreSQL, a restart applies the
+// change.
+func TestSchemaChange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, schema, tables()[:1]...)
+	stop := f.start()
+	f.caughtUp(30 * time.Second)
+	f.query(`DEFINE FIELD email ON person TYPE option<string>; UPDATE person:1 SET email = 'ada@example.com';`, nil)
+	select {
+	case <-f.ended:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pipeline did not stop on a field PostgreSQL has no column for")
+	}
+	err := stop()
+	if err == nil || !strings.Contains(err.Error(), "email") {
+		t.Fatalf("err = %v", err)
+	}
+	t.Logf("stopped with: %v", err)
+	f.exec(`ALTER TABLE person ADD COLUMN email text`)
+	stop = f.start()
+	f.caughtUp(30 * time.Second)
+	var email string
+	if err := f.pool.QueryRow(context.Background(), `SELECT email FROM person WHERE id = $1`, "1").Scan(&email); err != nil || email != "ada@example.com" {
+		t.Fatalf("email = %q, err %v", email, err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -38,6 +38,25 @@ func (p *Pipeline) stream(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// A definition change (a field added to a schemafull table, say)
+		// reshapes the tables: what came before it is applied with the old
+		// shapes, what follows with the new ones.
+		for i, t := range txns {
+			if !t.Defines || t.Versionstamp <= p.reloadedAt {
+				continue
+			}
+			if i > 0 {
+				if err := p.apply(ctx, txns[:i], source.Time(txns[i-1].Versionstamp)); err != nil {
+					return err
+				}
+			}
+			if err := p.reloadTables(ctx); err != nil {
+				return err
+			}
+			p.reloadedAt = t.Versionstamp
+			txns = txns[i:]
+			break
+		}
 		if len(txns) > 0 {
 			checked := readAt
 			if more {
@@ -120,6 +139,13 @@ func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Ti
 			if err != nil {
 				return &PermanentError{fmt.Errorf("versionstamp %d: %w", txn.Versionstamp, err)}
 			}
+			if f := newField(t, ch); f != "" {
+				// A field defined since the shape was decided (DEFINE FIELD
+				// leaves nothing in the changefeed): start again, which
+				// decides the shapes anew, and stops with the fix if
+				// PostgreSQL has no column for it.
+				return fmt.Errorf("SurrealDB table %s has a new field %s (record %s); reloading the table shapes", ch.Table, f, recordName(ch.ID))
+			}
 			switch ch.Op {
 			case source.Update:
 				vals, err := t.shape.Row(ch.Record)
@@ -180,4 +206,18 @@ func syncCommitTime(txn source.Txn) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// newField returns a top-level field of ch's record that t's schemafull
+// shape does not know, or "".
+func newField(t *table, ch source.Change) string {
+	if t.fields == nil || ch.Op != source.Update {
+		return ""
+	}
+	for k := range ch.Record {
+		if !t.fields[k] {
+			return k
+		}
+	}
+	return ""
 }

@@ -56,6 +56,9 @@ type Change struct {
 type Txn struct {
 	Versionstamp uint64
 	Changes      []Change
+	// Defines says the transaction changed definitions (DEFINE/ALTER/REMOVE
+	// TABLE or FIELD) of a table with a changefeed.
+	Defines bool
 	// Tables lists every table with a changefeed whose records the
 	// transaction changed.
 	Tables []string
@@ -128,6 +131,10 @@ func (r *Reader) Read(ctx context.Context, since uint64) ([]Txn, bool, error) {
 		}
 		t := Txn{Versionstamp: vs}
 		for _, c := range e.Changes {
+			if isDefine(c) {
+				t.Defines = true
+				continue
+			}
 			ch, ok, err := decode(c)
 			if err != nil {
 				return nil, false, fmt.Errorf("changefeed at versionstamp %d: %w", vs, err)
@@ -256,3 +263,13 @@ func recordID(v any) (models.RecordID, error) {
 
 // ErrNoMarker is returned by Now when the marker's change is not found.
 var ErrNoMarker = errors.New("the marker write did not appear in its changefeed")
+
+// isDefine recognises a definition change (define_table, define_field...).
+func isDefine(c map[string]any) bool {
+	for k := range c {
+		if strings.HasPrefix(k, "define_") {
+			return true
+		}
+	}
+	return false
+}
