@@ -182,7 +182,9 @@ func (a *app) syncOptions() pgsync.Options {
 	// forward: they would come back to SurrealDB as copies of themselves.
 	o.Sync.Exclude = slices.Clone(o.Sync.Exclude)
 	for _, t := range a.cfg.Reverse.Tables {
-		if !t.TwoWay {
+		if t.TwoWay {
+			o.TwoWay = append(o.TwoWay, t.Name)
+		} else {
 			o.Sync.Exclude = append(o.Sync.Exclude, t.TargetName())
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -341,11 +342,14 @@ func (l *loader) flush(ctx context.Context) error {
 	}
 	var b strings.Builder
 	vars := map[string]any{}
-	// One transaction, tagged as pgsurreal's own so that the reverse
-	// direction does not copy it back (see sink.Tag); the tag record is in
-	// the default namespace, so only loads into it are tagged.
-	b.WriteString("BEGIN;\n")
-	if l.use == "" {
+	// A two-way table's batch is one transaction tagged as pgsurreal's own
+	// (see sink.Tag), so the reverse direction does not copy it back; the
+	// tag record is in the default namespace. Other tables keep one
+	// statement per table and batch: larger transactions of parallel
+	// workers conflict more.
+	tagged := l.use == "" && slices.Contains(l.p.o.TwoWay, l.shape.Target)
+	if tagged {
+		b.WriteString("BEGIN;\n")
 		tag, tvars := sink.Tag(l.p.o.Sync.Slot, l.tag)
 		b.WriteString(tag)
 		maps.Copy(vars, tvars)
@@ -364,7 +368,9 @@ func (l *loader) flush(ctx context.Context) error {
 		fmt.Fprintf(&b, "INSERT RELATION INTO %s $%s RETURN NONE;\n", surreal.Ident(name), v)
 		vars[v] = es
 	}
-	b.WriteString("COMMIT;\n")
+	if tagged {
+		b.WriteString("COMMIT;\n")
+	}
 	// One statement per table is all or nothing, so a conflict can be
 	// retried without duplicating anything.
 	err := retry(ctx, l.p.log, "loading "+l.shape.Source, func() error {

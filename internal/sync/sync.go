@@ -44,6 +44,10 @@ type Options struct {
 	// transactions are not replicated: the reverse direction writes under
 	// it (reverse.origin), so its changes do not loop back to SurrealDB.
 	SkipOrigin string
+	// TwoWay lists the SurrealDB tables the reverse direction also reads
+	// (two-way tables): their snapshot batches are tagged as pgsurreal's
+	// own, so they are not copied back.
+	TwoWay []string
 }
 
 // Phases stored with the position.
