@@ -96,7 +96,10 @@ func Run(ctx context.Context, o Options) error {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 10*time.Second)
-		o.Resync = false // a requested resync has happened (or will restart as an unfinished snapshot)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "55006" {
+			o.Resync = false // a requested resync has happened (or will restart as an unfinished snapshot)
+		}
 	}
 }
 
@@ -304,6 +307,12 @@ func isRetryable(err error) bool {
 		if errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000" || pe.Code == "3D000") {
 			return false
 		}
+		return true
+	}
+	// object_in_use: a slot still held by the walsender of a process that
+	// just died (kill -9); PostgreSQL lets go of it within moments.
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "55006" {
 		return true
 	}
 	return sink.IsRetryable(err) || isConnError(err)
