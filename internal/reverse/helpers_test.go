@@ -2,7 +2,6 @@ package reverse_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -271,7 +270,6 @@ func (f *fixture) process() *exec.Cmd {
 	return cmd
 }
 
-var _ = errors.New
 
 // testLog logs warnings (PGSURREAL_TEST_DEBUG=1: everything) to stderr.
 func testLog() *slog.Logger {
