@@ -270,7 +270,6 @@ func (f *fixture) process() *exec.Cmd {
 	return cmd
 }
 
-
 // testLog logs warnings (PGSURREAL_TEST_DEBUG=1: everything) to stderr.
 func testLog() *slog.Logger {
 	lvl := slog.LevelWarn
