@@ -27,6 +27,9 @@ type Config struct {
 	Sync Sync `yaml:"sync"`
 	// Reverse configures the replication from SurrealDB into PostgreSQL.
 	Reverse Reverse `yaml:"reverse"`
+	// Federation configures federated SQL over both databases and its
+	// front ends (the PostgreSQL wire protocol server, HTTP, the CLI).
+	Federation Federation `yaml:"federation"`
 
 	// sources maps each dotted key that a layer set to where it was set:
 	// "file:line", "env PGSURREAL_X" or "--set". Validate cites it.
@@ -147,6 +150,67 @@ type Reverse struct {
 	// Schema is the PostgreSQL schema of pgsurreal's own tables for the
 	// reverse direction (position, conflict log). Default pgsurreal.
 	Schema string `yaml:"schema"`
+}
+
+// Federation configures federated queries: SQL over PostgreSQL tables and
+// SurrealDB tables (schema surreal), answered with PostgreSQL's semantics.
+type Federation struct {
+	// Listen is the PostgreSQL wire protocol server's host:port in
+	// `pgsurreal serve`; "off" disables it. Default 127.0.0.1:6543.
+	Listen string `yaml:"listen"`
+	// User is the user name clients log in to the wire protocol server
+	// with; default pgsurreal.
+	User string `yaml:"user"`
+	// Password is that user's password; default "pgsurreal" (change it
+	// outside development).
+	Password Secret `yaml:"password"`
+	// Auth is scram-sha-256 (the default) or password (cleartext, only
+	// sensible over TLS).
+	Auth string `yaml:"auth"`
+	// TLSCert and TLSKey, when both set, are the PEM files of the
+	// server's certificate and key: clients may then use sslmode=require.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// Consistency is the default read mode: eventual (read SurrealDB as
+	// it is) or read_your_writes (first wait until the sync has applied
+	// PostgreSQL's WAL position taken at query start). A session changes
+	// it with SET pgsurreal.consistency, a request with "consistency".
+	Consistency string `yaml:"consistency"`
+	// WaitTimeout bounds read_your_writes' wait; default 5s.
+	WaitTimeout Duration `yaml:"wait_timeout"`
+	// BindJoinCap is the most join keys fetched from PostgreSQL to
+	// restrict a SurrealDB table by (above it, the table is read whole);
+	// default 10000.
+	BindJoinCap int `yaml:"bind_join_cap"`
+	// SlowQuery is the latency above which a federated query is logged;
+	// default 1s.
+	SlowQuery Duration `yaml:"slow_query"`
+	// Cache is the Redis cache of SurrealDB sub-results.
+	Cache Cache `yaml:"cache"`
+	// Tables gives the columns of schemaless SurrealDB tables (a
+	// schemafull table's columns come from its DEFINE FIELDs): each such
+	// table has id text, doc jsonb and these.
+	Tables []FederatedTable `yaml:"tables"`
+}
+
+// Cache configures the Redis cache of SurrealDB sub-results.
+type Cache struct {
+	// Redis is the server's URL, e.g. redis://127.0.0.1:6379/0; empty
+	// (the default) turns the cache off.
+	Redis string `yaml:"redis"`
+	// TTL is the safety net: entries expire after it even if no change
+	// invalidated them. Default 5m.
+	TTL Duration `yaml:"ttl"`
+	// Prefix starts every key pgsurreal writes; default "pgsurreal:".
+	Prefix string `yaml:"prefix"`
+}
+
+// FederatedTable names the columns of a schemaless SurrealDB table.
+type FederatedTable struct {
+	// Name is the SurrealDB table (required).
+	Name string `yaml:"name"`
+	// Columns are extracted from each record, as in reverse.tables.
+	Columns []ReverseColumn `yaml:"columns"`
 }
 
 // ReverseTable maps one SurrealDB table to a PostgreSQL table.
@@ -343,6 +407,18 @@ func Default() Config {
 			Origin:       "pgsurreal",
 			Schema:       "pgsurreal",
 			Tables:       []ReverseTable{},
+		},
+		Federation: Federation{
+			Listen:      "127.0.0.1:6543",
+			User:        "pgsurreal",
+			Password:    "pgsurreal",
+			Auth:        "scram-sha-256",
+			Consistency: "eventual",
+			WaitTimeout: Duration{5 * time.Second},
+			BindJoinCap: 10000,
+			SlowQuery:   Duration{time.Second},
+			Cache:       Cache{TTL: Duration{5 * time.Minute}, Prefix: "pgsurreal:"},
+			Tables:      []FederatedTable{},
 		},
 	}
 }

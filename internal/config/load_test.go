@@ -53,6 +53,13 @@ func TestLoadGood(t *testing.T) {
 						Columns: []ReverseColumn{{Name: "rating", Type: "integer"}, {Name: "author", Field: "author.name"}},
 					}},
 				},
+				Federation: Federation{
+					Listen: "127.0.0.1:7543", User: "analyst", Password: "s3cret", Auth: "password",
+					Consistency: "read_your_writes", WaitTimeout: Duration{2 * time.Second}, BindJoinCap: 500,
+					SlowQuery: Duration{250 * time.Millisecond},
+					Cache:     Cache{Redis: "redis://127.0.0.1:6379/2", TTL: Duration{time.Minute}, Prefix: "shop:"},
+					Tables:    []FederatedTable{{Name: "review", Columns: []ReverseColumn{{Name: "rating", Type: "integer"}}}},
+				},
 			}
 			checkSync(t, c.Sync, want.Sync)
 			assertSame(t, c, want)

@@ -57,7 +57,66 @@ func (c Config) Validate() error {
 
 	v.sync(c.Sync)
 	v.reverse(c.Reverse)
+	v.federation(c.Federation)
 	return errors.Join(v.errs...)
+}
+
+// federation checks the federation section.
+func (v *validator) federation(f Federation) {
+	if v.required("federation.listen", f.Listen) && f.Listen != "off" {
+		v.listenAddr("federation.listen", f.Listen)
+	}
+	v.required("federation.user", f.User)
+	v.oneOf("federation.auth", f.Auth, "scram-sha-256", "password")
+	if (f.TLSCert == "") != (f.TLSKey == "") {
+		v.fail("federation.tls_cert", "tls_cert and tls_key go together: set both (PEM files) or neither")
+	}
+	v.fileExists("federation.tls_cert", f.TLSCert)
+	v.fileExists("federation.tls_key", f.TLSKey)
+	v.oneOf("federation.consistency", f.Consistency, "eventual", "read_your_writes")
+	v.positive("federation.wait_timeout", f.WaitTimeout)
+	v.intRange("federation.bind_join_cap", f.BindJoinCap, 1, 1000000)
+	v.positive("federation.slow_query", f.SlowQuery)
+	v.positive("federation.cache.ttl", f.Cache.TTL)
+	if f.Cache.Redis != "" {
+		if u, err := url.Parse(f.Cache.Redis); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			v.fail("federation.cache.redis", "%q is not a Redis URL such as redis://127.0.0.1:6379/0", RedactURL(f.Cache.Redis))
+		}
+	}
+	seen := map[string]bool{}
+	for i, t := range f.Tables {
+		key := fmt.Sprintf("federation.tables[%d]", i)
+		if !v.required(key+".name", t.Name) {
+			continue
+		}
+		if seen[t.Name] {
+			v.fail(key+".name", "table %q is listed twice; merge the entries", t.Name)
+		}
+		seen[t.Name] = true
+		cols := map[string]bool{"id": true, "doc": true}
+		for j, c := range t.Columns {
+			ck := fmt.Sprintf("%s.columns[%d]", key, j)
+			if !v.required(ck+".name", c.Name) {
+				continue
+			}
+			if cols[c.Name] {
+				v.fail(ck+".name", "column %q is taken (id and doc are the record id and the document; names must be unique)", c.Name)
+			}
+			cols[c.Name] = true
+			if c.Type != "" {
+				v.oneOf(ck+".type", c.Type, ReverseColumnTypes...)
+			}
+		}
+	}
+}
+
+// RedactURL hides a URL's password for messages.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // ReverseColumnTypes are the PostgreSQL types an extracted column may have.
