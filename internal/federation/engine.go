@@ -106,7 +106,14 @@ type Statement struct {
 // syntax error (with Position), 42P01 unknown table, 42703 unknown
 // column, 0A000 not supported.
 func (e *Engine) Prepare(ctx context.Context, sql string) (*Statement, error) {
-	panic("federation: Prepare not built yet")
+	tree, explain, _, err := parse(sql)
+	if err != nil {
+		return nil, err
+	}
+	if !explain && !touchesSurreal(tree) {
+		return nil, nil
+	}
+	return e.plan(ctx, tree, explain)
 }
 
 // SQL is the statement PostgreSQL runs instead of the client's: its
