@@ -52,6 +52,8 @@ type revColumn struct {
 	// paths are where fromField's value is, the first present wins (an FK
 	// column customer_id reads field customer, else customer_id).
 	paths [][]string
+	// single: the field's SurrealDB type is of one kind (see ShapeColumn.Exact).
+	single bool
 }
 
 // NewReverseShape decides the PostgreSQL table for a SurrealDB table.
@@ -259,35 +261,45 @@ func (s *ReverseShape) Row(rec map[string]any) ([]any, error) {
 		return nil, err
 	}
 	for _, c := range s.cols[s.nkey:] {
-		var v any
-		switch c.from {
-		case fromDoc:
-			doc := make(map[string]any, len(rec))
-			for k, e := range rec {
-				if k != "id" {
-					doc[k] = e
-				}
-			}
-			if v, err = jsonText(doc); err != nil {
-				return nil, s.recordError(id, "", fmt.Errorf("the record has no JSON form: %w", err))
-			}
-		case fromField:
-			raw, path := lookupField(rec, c.paths)
-			if normalize(raw) == nil {
-				if c.notNull {
-					return nil, s.recordError(id, strings.Join(path, "."), fmt.Errorf("no value, but column %s of %s is NOT NULL: give the record a value, or drop the constraint (ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL)",
-						c.name, s.target(), s.qualified(), postgres.Ident(c.name)))
-				}
-				break
-			}
-			if v, err = toPG(c.typ, raw); err != nil {
-				return nil, s.recordError(id, strings.Join(path, "."), fmt.Errorf("value %s does not fit column %s %s: %w; change the value in SurrealDB, or the column's type in PostgreSQL",
-					shownSurreal(raw), c.name, c.typ.sql, err))
-			}
+		v, err := s.value(c, id, rec)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// value is one non-key column's value for a record.
+func (s *ReverseShape) value(c *revColumn, id any, rec map[string]any) (any, error) {
+	var v any
+	var err error
+	switch c.from {
+	case fromDoc:
+		doc := make(map[string]any, len(rec))
+		for k, e := range rec {
+			if k != "id" {
+				doc[k] = e
+			}
+		}
+		if v, err = jsonText(doc); err != nil {
+			return nil, s.recordError(id, "", fmt.Errorf("the record has no JSON form: %w", err))
+		}
+	case fromField:
+		raw, path := lookupField(rec, c.paths)
+		if normalize(raw) == nil {
+			if c.notNull {
+				return nil, s.recordError(id, strings.Join(path, "."), fmt.Errorf("no value, but column %s of %s is NOT NULL: give the record a value, or drop the constraint (ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL)",
+					c.name, s.target(), s.qualified(), postgres.Ident(c.name)))
+			}
+			break
+		}
+		if v, err = toPG(c.typ, raw); err != nil {
+			return nil, s.recordError(id, strings.Join(path, "."), fmt.Errorf("value %s does not fit column %s %s: %w; change the value in SurrealDB, or the column's type in PostgreSQL",
+				shownSurreal(raw), c.name, c.typ.sql, err))
+		}
+	}
+	return v, nil
 }
 
 // lookupField returns the first value found at one of paths (nil when

@@ -106,7 +106,7 @@ func (s *ReverseShape) fromSchemafull(st *SurrealTable) error {
 			if err != nil {
 				return fieldTypeError(st.Name, f, err)
 			}
-			col.typ, col.notNull = c.typ, !c.nullable
+			col.typ, col.notNull, col.single = c.typ, !c.nullable, c.single && !c.link
 			if c.link {
 				if _, clash := tops[top+"_id"]; !clash {
 					col.name = top + "_id"

@@ -149,6 +149,9 @@ type surrealColumn struct {
 	typ      *pgType
 	nullable bool
 	link     bool // a record link: the column holds the referenced record's key
+	// single marks a type of one kind (besides NONE and NULL), so the
+	// field's values all compare alike in SurrealDB.
+	single bool
 }
 
 // resolveType maps a SurrealQL type (SurrealField.Type) to a column type.
@@ -199,6 +202,7 @@ func resolveUnion(u sunion, table string, selfKey *pgType) (surrealColumn, error
 		out.typ = typJSONB
 	case len(alts) == 1 || allSame(alts):
 		out.typ, out.link = alts[0].typ, alts[0].link
+		out.single = len(alts) == 1
 	case allKinds(alts, pgInt8, pgFloat8, pgNumeric):
 		out.typ = typNumeric
 	case allLinks(alts):
