@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"slices"
 	"log/slog"
 	"time"
 
@@ -84,12 +85,44 @@ var timeNow = time.Now
 // Engine plans and runs federated statements. It is safe for concurrent
 // use.
 type Engine struct {
-	o Options
+	o       Options
+	cat     *catalog
+	metrics *metrics
+	cache   *cache
 }
 
-// New builds an engine.
+// New builds an engine. With federation.cache.redis set it connects to
+// Redis (and fails clearly if it cannot).
 func New(ctx context.Context, o Options) (*Engine, error) {
-	return &Engine{o: o}, nil
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Config.BindJoinCap <= 0 {
+		o.Config.BindJoinCap = config.Default().Federation.BindJoinCap
+	}
+	if o.Config.WaitTimeout.Duration <= 0 {
+		o.Config.WaitTimeout = config.Default().Federation.WaitTimeout
+	}
+	if o.Config.Consistency == "" {
+		o.Config.Consistency = Eventual
+	}
+	e := &Engine{o: o, cat: newCatalog(o.Surreal, o.Config), metrics: newMetrics(o.Registerer)}
+	if o.Config.Cache.Redis != "" {
+		c, err := newCache(ctx, o.Config.Cache, e.metrics)
+		if err != nil {
+			return nil, err
+		}
+		e.cache = c
+	}
+	return e, nil
+}
+
+// Close releases the cache connection.
+func (e *Engine) Close() error {
+	if e.cache != nil {
+		return e.cache.close()
+	}
+	return nil
 }
 
 // Statement is a planned federated statement, reusable with different
@@ -98,6 +131,9 @@ type Statement struct {
 	e       *Engine
 	sql     string // the rewritten statement
 	explain bool
+	nparams int // the client's parameters ($1..$nparams)
+	scans   []*scan
+	funcs   []*passthrough
 }
 
 // Prepare plans sql. It returns nil and no error when sql reads no
@@ -118,8 +154,18 @@ func (e *Engine) Prepare(ctx context.Context, sql string) (*Statement, error) {
 
 // SQL is the statement PostgreSQL runs instead of the client's: its
 // parameters are the client's $1..$n followed by the values Inputs
-// returns. It is "" for EXPLAIN FEDERATED.
+// returns. For EXPLAIN FEDERATED it is the statement explained.
 func (s *Statement) SQL() string { return s.sql }
+
+// NumParams is the number of the client's parameters ($1..$n) the
+// statement uses; SQL's added parameters follow them.
+func (s *Statement) NumParams() int { return s.nparams }
+
+// args are the rewritten statement's arguments.
+func (s *Statement) args(params, inputs []any) []any {
+	out := slices.Clone(params[:min(len(params), s.nparams)])
+	return append(out, inputs...)
+}
 
 // IsExplain reports whether the statement is EXPLAIN FEDERATED.
 func (s *Statement) IsExplain() bool { return s.explain }
@@ -129,18 +175,70 @@ func (s *Statement) IsExplain() bool { return s.explain }
 // q is the PostgreSQL connection the statement will run on (the
 // session's setting pgsurreal.consistency is read from it).
 func (s *Statement) Inputs(ctx context.Context, q Querier, params []any, o QueryOptions) ([]any, error) {
-	panic("federation: Inputs not built yet")
+	in, _, err := s.inputs(ctx, q, params, o)
+	return in, err
 }
 
 // Explain runs the statement with params and returns EXPLAIN FEDERATED's
 // lines: each SurrealQL statement sent with its parameters, the rewritten
 // PostgreSQL statement, and rows and time per step.
 func (s *Statement) Explain(ctx context.Context, q Querier, params []any, o QueryOptions) ([]string, error) {
-	panic("federation: Explain not built yet")
+	began := timeNow()
+	in, steps, err := s.inputs(ctx, q, params, o)
+	if err != nil {
+		return nil, err
+	}
+	t := timeNow()
+	rows, err := q.Query(ctx, s.sql, s.args(params, in)...)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	steps = append(steps, step{kind: "PostgreSQL", what: s.sql, rows: n, took: timeNow().Sub(t)})
+	return explainLines(steps, timeNow().Sub(began)), nil
 }
 
 // Query runs one statement (federated or not) on q, or on the engine's
 // pool when q is nil, and returns its whole result.
 func (e *Engine) Query(ctx context.Context, q Querier, sql string, args []any, o QueryOptions) (*Result, error) {
-	panic("federation: Query not built yet")
+	if q == nil {
+		q = e.o.PG
+	}
+	began := timeNow()
+	st, err := e.Prepare(ctx, sql)
+	if err != nil {
+		e.metrics.observe("federated", began, err)
+		return nil, err
+	}
+	if st == nil {
+		res, err := collect(ctx, q, sql, args)
+		e.metrics.observe("passthrough", began, err)
+		return res, err
+	}
+	if st.explain {
+		lines, err := st.Explain(ctx, q, args, o)
+		e.metrics.observe("federated", began, err)
+		if err != nil {
+			return nil, err
+		}
+		return explainResult(lines), nil
+	}
+	in, steps, err := st.inputs(ctx, q, args, o)
+	if err != nil {
+		e.metrics.observe("federated", began, err)
+		return nil, err
+	}
+	res, err := collect(ctx, q, st.sql, st.args(args, in))
+	e.metrics.observe("federated", began, err)
+	if took := timeNow().Sub(began); err == nil && took >= e.o.Config.SlowQuery.Duration && e.o.Config.SlowQuery.Duration > 0 {
+		e.o.Log.Warn("slow federated query", "took", took.Round(time.Microsecond).String(), "sql", sql, "surreal_steps", len(steps))
+	}
+	return res, err
 }

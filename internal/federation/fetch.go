@@ -1,0 +1,286 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	surrealdb "github.com/surrealdb/surrealdb.go"
+	"github.com/surrealdb/surrealdb.go/pkg/models"
+
+	"github.com/pgsurreal/pgsurreal/internal/surreal"
+)
+
+// step is one thing a federated statement did, for EXPLAIN.
+type step struct {
+	kind   string // "SurrealDB", "bind join keys", "PostgreSQL", "wait"
+	what   string // the statement
+	params map[string]any
+	rows   int
+	took   time.Duration
+	notes  []string
+}
+
+// surrealRead is a SurrealQL statement with its parameters.
+type surrealRead struct {
+	sql    string
+	vars   map[string]any
+	tables []string // tables it reads, for the cache
+}
+
+// scanRead builds the SurrealQL for a scan given the client's parameter
+// values and the bind-join keys (nil: none). It reports what it pushed.
+func (sc *scan) read(params []any, keys []any) (surrealRead, []string) {
+	vars := map[string]any{}
+	var notes []string
+	add := func(v any) string {
+		name := "v" + strconv.Itoa(len(vars)+1)
+		vars[name] = v
+		return "$" + name
+	}
+	fields := sc.fields()
+	from := surreal.Ident(sc.table.name)
+	var conds []string
+	if keys != nil {
+		if sc.bind.col.Key {
+			from = add(keys)
+		} else {
+			conds = append(conds, fieldPath(sc.bind.col.Path)+" IN "+add(keys))
+		}
+		notes = append(notes, fmt.Sprintf("bind join on %s: %d keys", sc.bind.sql, len(keys)))
+	}
+	exact := true
+	for _, p := range sc.preds {
+		c, ok := p.surreal(params, add)
+		if !ok {
+			exact = false
+			notes = append(notes, "not pushed (parameter of another type): "+p.sql)
+			continue
+		}
+		conds = append(conds, c)
+		notes = append(notes, "pushed: "+p.sql)
+	}
+	q := "SELECT " + fields + " FROM " + from
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	if sc.limit != nil && exact {
+		if n, ok := intValue(sc.limit.resolve(params)); ok && n >= 0 {
+			q += " LIMIT " + add(n)
+			notes = append(notes, "pushed: LIMIT "+strconv.FormatInt(n, 10))
+		}
+	}
+	return surrealRead{sql: q, vars: vars, tables: []string{sc.table.name}}, notes
+}
+
+// fields is the projection: the top-level fields the columns need.
+func (sc *scan) fields() string {
+	tops := []string{"id"}
+	for _, i := range sc.cols {
+		c := sc.table.cols[i]
+		if c.Doc {
+			return "*"
+		}
+		if len(c.Path) > 0 && !slices.Contains(tops, c.Path[0]) {
+			tops = append(tops, c.Path[0])
+		}
+	}
+	out := make([]string, len(tops))
+	for i, t := range tops {
+		out[i] = surreal.Ident(t)
+	}
+	return strings.Join(out, ", ")
+}
+
+func fieldPath(parts []string) string {
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = surreal.Ident(p)
+	}
+	return strings.Join(out, ".")
+}
+
+func (o operand) resolve(params []any) any {
+	if o.param > 0 {
+		if o.param > len(params) {
+			return nil
+		}
+		return params[o.param-1]
+	}
+	return o.value
+}
+
+// surreal renders the predicate, or reports that a parameter's value is
+// not of the column's kind (then it is left to PostgreSQL).
+func (p *pred) surreal(params []any, add func(any) string) (string, bool) {
+	f := fieldPath(p.col.Path)
+	switch p.op {
+	case "IS NULL":
+		return "(" + f + " = NONE OR " + f + " = NULL)", true
+	case "IS NOT NULL":
+		return "(" + f + " != NONE AND " + f + " != NULL)", true
+	}
+	vals := make([]any, len(p.args))
+	for i, a := range p.args {
+		v, ok := kindValue(p.col.Exact, a.resolve(params))
+		if !ok {
+			return "", false
+		}
+		vals[i] = v
+	}
+	if p.op == "IN" {
+		return f + " IN " + add(vals), true
+	}
+	return f + " " + p.op + " " + add(vals[0]), true
+}
+
+// kindValue converts a value for comparison with a field of kind exact.
+func kindValue(exact string, v any) (any, bool) {
+	switch exact {
+	case "int":
+		return intValue(v)
+	case "string":
+		s, ok := v.(string)
+		return s, ok
+	case "bool":
+		b, ok := v.(bool)
+		return b, ok
+	case "datetime":
+		t, ok := v.(time.Time)
+		return models.CustomDateTime{Time: t}, ok
+	}
+	return nil, false
+}
+
+func intValue(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int32:
+		return int64(x), true
+	case int16:
+		return int64(x), true
+	case int:
+		return int64(x), true
+	}
+	return 0, false
+}
+
+// bindKeys converts the keys PostgreSQL returned for the scan's column;
+// false when they are of another kind (the scan then reads everything).
+func (sc *scan) bindKeys(raw []any) ([]any, bool) {
+	col := sc.bind.col
+	out := make([]any, 0, len(raw))
+	for _, v := range raw {
+		if v == nil {
+			continue // = never matches NULL
+		}
+		if col.Key {
+			ids, ok := recordIDs(sc.table.name, v)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, ids...)
+			continue
+		}
+		k, ok := kindValue(col.Exact, v)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, k)
+	}
+	return out, true
+}
+
+// recordIDs are the record ids whose key column text could equal v: an
+// integer id, and a string id spelled the same.
+func recordIDs(table string, v any) ([]any, bool) {
+	if n, ok := intValue(v); ok {
+		return []any{models.RecordID{Table: table, ID: n}}, true
+	}
+	s, ok := v.(string)
+	if !ok {
+		return nil, false
+	}
+	out := []any{models.RecordID{Table: table, ID: s}}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && strconv.FormatInt(n, 10) == s {
+		out = append(out, models.RecordID{Table: table, ID: n})
+	}
+	return out, true
+}
+
+// query runs a SurrealQL read and returns the last statement's result.
+func (e *Engine) surrealQuery(ctx context.Context, r surrealRead) (any, error) {
+	res, err := surrealdb.Query[any](ctx, e.o.Surreal.Get().DB, r.sql, r.vars)
+	if err != nil {
+		for _, t := range r.tables {
+			e.cat.forget(t)
+		}
+		return nil, pgError(codeSurreal, "SurrealDB refused %s: %v", r.sql, err)
+	}
+	if res == nil || len(*res) == 0 {
+		return nil, nil
+	}
+	last := (*res)[len(*res)-1]
+	return last.Result, nil
+}
+
+// scanRows turns a scan's records into the jsonb text of its input.
+func (sc *scan) rowsJSON(result any) (string, int, error) {
+	recs, _ := result.([]any)
+	var b strings.Builder
+	b.WriteByte('[')
+	for n, r := range recs {
+		rec, ok := r.(map[string]any)
+		if !ok {
+			return "", 0, pgError(codeSurreal, "SurrealDB table %s returned a %T where a record was expected", sc.table.name, r)
+		}
+		vals, err := sc.table.shape.Values(rec, sc.cols)
+		if err != nil {
+			return "", 0, pgError("22000", "%v", err)
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('{')
+		for j, i := range sc.cols {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			c := sc.table.cols[i]
+			writeJSONString(&b, c.Name)
+			b.WriteByte(':')
+			writeJSONValue(&b, vals[j], c.JSON)
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(']')
+	return b.String(), len(recs), nil
+}
+
+// writeJSONValue writes a column value: NULL, JSON text as is (json
+// columns), else a JSON string PostgreSQL parses with the column's type.
+func writeJSONValue(b *strings.Builder, v any, raw bool) {
+	if v == nil {
+		b.WriteString("null")
+		return
+	}
+	s, ok := v.(string)
+	if !ok {
+		s = fmt.Sprint(v)
+	}
+	if raw {
+		b.WriteString(s)
+		return
+	}
+	writeJSONString(b, s)
+}
+
+func writeJSONString(b *strings.Builder, s string) {
+	out, _ := json.Marshal(s)
+	b.Write(out)
+}

@@ -1,0 +1,344 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pgsurreal/pgsurreal/internal/mapping"
+)
+
+// inputs computes the added parameters: one jsonb array per scan and per
+// surreal.query() call, in parameter order.
+func (s *Statement) inputs(ctx context.Context, q Querier, params []any, o QueryOptions) ([]any, []step, error) {
+	if len(params) < s.nparams {
+		return nil, nil, pgError("08P01", "the statement has %d parameters, %d were given", s.nparams, len(params))
+	}
+	params = params[:s.nparams]
+	var steps []step
+	mode, err := s.e.consistency(ctx, q, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	var minLSN uint64
+	if mode == ReadYourWrites {
+		w, err := s.e.waitForSync(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		minLSN = w.lsn
+		steps = append(steps, step{kind: "read_your_writes", what: fmt.Sprintf("waited for the sync to apply WAL %s", lsnText(w.lsn)), took: w.took})
+	}
+	n := len(s.scans) + len(s.funcs)
+	out := make([]any, n)
+	stepsOf := make([][]step, n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for _, sc := range s.scans {
+		g.Go(func() error {
+			text, st, err := s.e.runScan(gctx, q, sc, params, o, minLSN)
+			out[sc.input-s.nparams-1], stepsOf[sc.input-s.nparams-1] = text, st
+			return err
+		})
+	}
+	for _, pt := range s.funcs {
+		g.Go(func() error {
+			text, st, err := s.e.runPassthrough(gctx, pt, params, o, minLSN)
+			out[pt.input-s.nparams-1], stepsOf[pt.input-s.nparams-1] = text, st
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	for _, st := range stepsOf {
+		steps = append(steps, st...)
+	}
+	return out, steps, nil
+}
+
+// runScan reads one scan: bind-join keys from PostgreSQL first when
+// planned, then SurrealDB (or the cache).
+func (e *Engine) runScan(ctx context.Context, q Querier, sc *scan, params []any, o QueryOptions, minLSN uint64) (string, []step, error) {
+	var steps []step
+	var keys []any
+	if sc.bind != nil {
+		t := timeNow()
+		args := make([]any, len(sc.bind.keyParams))
+		for i, p := range sc.bind.keyParams {
+			args[i] = params[p-1]
+		}
+		raw, err := firstColumn(ctx, q, sc.bind.keySQL, args)
+		if err != nil {
+			return "", nil, err
+		}
+		st := step{kind: "PostgreSQL (join keys)", what: sc.bind.keySQL, params: positional(args), rows: len(raw), took: timeNow().Sub(t)}
+		if len(raw) > e.o.Config.BindJoinCap {
+			st.notes = append(st.notes, fmt.Sprintf("more than federation.bind_join_cap (%d) keys: %s is read without them", e.o.Config.BindJoinCap, sc.table))
+		} else if k, ok := sc.bindKeys(raw); ok {
+			keys = k
+			e.metrics.pushdown.WithLabelValues("bind_join").Inc()
+		} else {
+			st.notes = append(st.notes, "keys of another type than "+sc.bind.col.Name+": not used")
+		}
+		steps = append(steps, st)
+	}
+	r, notes := sc.read(params, keys)
+	for _, n := range notes {
+		if strings.HasPrefix(n, "pushed: ") {
+			kind := "predicate"
+			if strings.HasPrefix(n, "pushed: LIMIT") {
+				kind = "limit"
+			}
+			e.metrics.pushdown.WithLabelValues(kind).Inc()
+		}
+	}
+	t := timeNow()
+	text, rows, hit, err := e.cached(ctx, r, o, minLSN, func(res any) (string, int, error) { return sc.rowsJSON(res) })
+	if err != nil {
+		return "", nil, err
+	}
+	st := step{kind: "SurrealDB", what: r.sql, params: r.vars, rows: rows, took: timeNow().Sub(t), notes: notes}
+	st.notes = append(st.notes, cacheNote(e.cache != nil && !o.NoCache, hit))
+	e.metrics.surrealRows.Add(float64(rows))
+	return text, append(steps, st), nil
+}
+
+// runPassthrough runs a surreal.query() call.
+func (e *Engine) runPassthrough(ctx context.Context, pt *passthrough, params []any, o QueryOptions, minLSN uint64) (string, []step, error) {
+	qv := pt.query.resolve(params)
+	sql, ok := qv.(string)
+	if !ok {
+		return "", nil, pgError(codeInvalidParam, "surreal.query()'s SurrealQL parameter must be text, not %T", qv)
+	}
+	vars := map[string]any{}
+	for _, a := range pt.args {
+		vars[a.name] = a.resolve(params)
+	}
+	r := surrealRead{sql: sql, vars: vars}
+	t := timeNow()
+	text, rows, hit, err := e.cached(ctx, r, o, minLSN, func(res any) (string, int, error) { return pt.rowsJSON(res) })
+	if err != nil {
+		return "", nil, err
+	}
+	st := step{kind: "SurrealDB (surreal.query)", what: sql, params: vars, rows: rows, took: timeNow().Sub(t), notes: []string{cacheNote(false, hit)}}
+	e.metrics.surrealRows.Add(float64(rows))
+	return text, []step{st}, nil
+}
+
+func cacheNote(on, hit bool) string {
+	switch {
+	case !on:
+		return "cache: off"
+	case hit:
+		return "cache: hit"
+	}
+	return "cache: miss"
+}
+
+// rowsJSON turns a surreal.query() result into rows.
+func (pt *passthrough) rowsJSON(result any) (string, int, error) {
+	var items []any
+	switch x := result.(type) {
+	case []any:
+		items = x
+	case nil:
+	default:
+		items = []any{x}
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for n, it := range items {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		obj, isObj := it.(map[string]any)
+		b.WriteByte('{')
+		for j, c := range pt.cols {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			var v any
+			switch {
+			case isObj:
+				v = obj[c.name]
+			case len(pt.cols) == 1:
+				v = it
+			default:
+				return "", 0, pgError("42804", "surreal.query() returned a %s where an object with fields %s was expected", describeValue(it), colNames(pt.cols))
+			}
+			out, err := mapping.ConvertValue(c.typ, v)
+			if err != nil {
+				return "", 0, pgError("22000", "surreal.query() column %s (%s): %v", c.name, c.typ, err)
+			}
+			writeJSONString(&b, c.name)
+			b.WriteByte(':')
+			writeJSONValue(&b, out, c.typ == "jsonb" || c.typ == "json")
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(']')
+	return b.String(), len(items), nil
+}
+
+func describeValue(v any) string { return fmt.Sprintf("%T", v) }
+
+func colNames(cols []colDef) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// consistency is the request's mode, else the session's setting, else
+// the configured default.
+func (e *Engine) consistency(ctx context.Context, q Querier, o QueryOptions) (string, error) {
+	mode := o.Consistency
+	if mode == "" && q != nil && q != Querier(e.o.PG) {
+		var v *string
+		if err := q.QueryRow(ctx, "SELECT current_setting('pgsurreal.consistency', true)").Scan(&v); err != nil {
+			return "", err
+		}
+		if v != nil {
+			mode = *v
+		}
+	}
+	if mode == "" {
+		mode = e.o.Config.Consistency
+	}
+	if mode != Eventual && mode != ReadYourWrites {
+		return "", pgError(codeInvalidParam, "consistency %q is not eventual or read_your_writes (SET pgsurreal.consistency = read_your_writes)", mode)
+	}
+	return mode, nil
+}
+
+// firstColumn returns the first column of every row.
+func firstColumn(ctx context.Context, q Querier, sql string, args []any) ([]any, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []any
+	for rows.Next() {
+		v, err := rows.Values()
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, v[0])
+	}
+	return out, rows.Err()
+}
+
+// collect runs a statement and reads its whole result.
+func collect(ctx context.Context, q Querier, sql string, args []any) (*Result, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := typeMap(rows)
+	res := &Result{}
+	for _, f := range rows.FieldDescriptions() {
+		name := fmt.Sprint(f.DataTypeOID)
+		if t, ok := m.TypeForOID(f.DataTypeOID); ok {
+			name = t.Name
+		}
+		res.Columns = append(res.Columns, Column{Name: f.Name, Type: name, OID: f.DataTypeOID})
+	}
+	for rows.Next() {
+		v, err := rows.Values()
+		if err != nil {
+			return nil, err
+		}
+		res.Rows = append(res.Rows, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	res.Tag = rows.CommandTag().String()
+	return res, nil
+}
+
+func typeMap(rows pgx.Rows) *pgtype.Map {
+	if c := rows.Conn(); c != nil {
+		return c.TypeMap()
+	}
+	return pgtype.NewMap()
+}
+
+func positional(args []any) map[string]any {
+	out := map[string]any{}
+	for i, a := range args {
+		out[fmt.Sprintf("$%d", i+1)] = a
+	}
+	return out
+}
+
+// explainLines renders the steps.
+func explainLines(steps []step, total time.Duration) []string {
+	out := []string{"Federated query"}
+	for i, s := range steps {
+		head := fmt.Sprintf("%d. %s", i+1, s.kind)
+		if s.kind != "read_your_writes" {
+			head += fmt.Sprintf(": %d rows in %s", s.rows, ms(s.took))
+		} else {
+			head += fmt.Sprintf(" (%s)", ms(s.took))
+		}
+		out = append(out, head)
+		if s.what != "" {
+			for _, l := range strings.Split(s.what, "\n") {
+				out = append(out, "     "+l)
+			}
+		}
+		if len(s.params) > 0 {
+			out = append(out, "     params: "+paramsText(s.params))
+		}
+		for _, n := range s.notes {
+			out = append(out, "     "+n)
+		}
+	}
+	out = append(out, "Total: "+ms(total))
+	return out
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000) }
+
+// paramsText prints parameters compactly, long lists cut.
+func paramsText(p map[string]any) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v := p[k]
+		if l, ok := v.([]any); ok && len(l) > 10 {
+			v = fmt.Sprintf("[%d values: %v ...]", len(l), l[:10])
+		}
+		b, err := json.Marshal(v)
+		text := string(b)
+		if err != nil {
+			text = fmt.Sprint(v)
+		}
+		parts[i] = k + "=" + text
+	}
+	return strings.Join(parts, ", ")
+}
+
+func explainResult(lines []string) *Result {
+	res := &Result{Columns: []Column{{Name: "QUERY PLAN", Type: "text", OID: pgtype.TextOID}}, Explain: lines, Tag: "EXPLAIN"}
+	for _, l := range lines {
+		res.Rows = append(res.Rows, []any{l})
+	}
+	return res
+}
