@@ -112,6 +112,7 @@ See pgsurreal.example.yaml for every key.`,
 		a.syncCommand(),
 		a.serveCommand(),
 		a.reverseCommand(),
+		a.queryCommand(),
 		a.snapshotCommand(),
 		a.demoCommand(),
 	)

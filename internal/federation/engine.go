@@ -2,8 +2,8 @@ package federation
 
 import (
 	"context"
-	"slices"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
