@@ -32,6 +32,10 @@ type Options struct {
 	// Resync copies every table again and streams from then on: the
 	// remedy after the changefeeds' retention was exceeded.
 	Resync bool
+	// Changed, when set, is called after each applied batch with the
+	// SurrealDB tables whose changes it read (the federation cache
+	// invalidates with it). Keep it short.
+	Changed func(ctx context.Context, tables []string)
 }
 
 // PermanentError is a failure no retry can fix: the pipeline stops.

@@ -176,6 +176,17 @@ func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Ti
 	}
 	p.pos = last
 	p.checked = checked
+	if p.o.Changed != nil {
+		var tables []string
+		for _, txn := range txns {
+			for _, t := range txn.Tables {
+				if t != sink.PositionTable && !slices.Contains(tables, t) {
+					tables = append(tables, t)
+				}
+			}
+		}
+		p.o.Changed(ctx, tables)
+	}
 	if err := p.repair(ctx); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgsurreal/pgsurreal/internal/cdc"
+	"github.com/pgsurreal/pgsurreal/internal/mapping"
 )
 
 // Metrics are the pipeline's Prometheus metrics.
@@ -96,6 +97,47 @@ func (c changeCounts) add(ch cdc.Change) {
 		return
 	}
 	c[[2]string{ch.Rel.QualifiedName(), ch.Op.String()}]++
+}
+
+// targetsOf names the SurrealDB tables (and edge tables) that the counted
+// changes wrote.
+func (p *Pipeline) targetsOf(c changeCounts) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for k := range c {
+		if s := p.shapes[k[0]]; s != nil {
+			out = appendTargets(out, seen, s)
+		}
+	}
+	return out
+}
+
+// allTargets names every SurrealDB table the pipeline writes.
+func (p *Pipeline) allTargets() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range p.shapes {
+		out = appendTargets(out, seen, s)
+	}
+	return out
+}
+
+func appendTargets(out []string, seen map[string]bool, s *mapping.Shape) []string {
+	add := func(t string) {
+		if t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	add(s.Target)
+	for _, e := range s.Edges {
+		add(e.Name)
+	}
+	return out
 }
 
 // flush adds the counts to m and empties c.

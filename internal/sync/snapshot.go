@@ -83,6 +83,9 @@ func (p *Pipeline) snapshot(ctx context.Context) (cdc.LSN, error) {
 	if err := p.sink.Apply(ctx, rels, p.position(PhaseStreaming, lsn, time.Time{})); err != nil {
 		return 0, err
 	}
+	if p.o.Applied != nil {
+		p.o.Applied(ctx, p.allTargets(), uint64(lsn))
+	}
 	p.log.Info("snapshot finished", "rows", rows, "seconds", time.Since(start).Round(time.Millisecond).Seconds())
 	return lsn, nil
 }

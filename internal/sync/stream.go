@@ -282,6 +282,9 @@ func (a *applier) writes(t cdc.Txn) ([]mapping.Write, error) {
 // done confirms the group to PostgreSQL and records metrics.
 func (a *applier) done(group []cdc.Txn, changes int, start time.Time) {
 	last := group[len(group)-1]
+	if a.p.o.Applied != nil {
+		a.p.o.Applied(a.ctx, a.p.targetsOf(a.counts), uint64(last.End))
+	}
 	a.st.Ack(last.End)
 	m := a.p.o.Metrics
 	a.counts.flush(m)

@@ -48,6 +48,11 @@ type Options struct {
 	// (two-way tables): their snapshot batches are tagged as pgsurreal's
 	// own, so they are not copied back.
 	TwoWay []string
+	// Applied, when set, is called after each SurrealDB commit with the
+	// SurrealDB tables it changed and the WAL position it brought the
+	// target to (the federation cache invalidates with it). It runs on
+	// the apply path: keep it short.
+	Applied func(ctx context.Context, tables []string, lsn uint64)
 }
 
 // Phases stored with the position.
