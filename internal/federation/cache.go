@@ -171,7 +171,7 @@ func NewInvalidator(ctx context.Context, cfg config.Cache, log *slog.Logger) (*I
 func (iv *Invalidator) Close() error { return iv.rdb.Close() }
 
 // raiseApplied sets fed:applied to ARGV[1] unless it is already higher.
-var raiseApplied = redis.NewScript(`
+const raiseApplied = (`
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 0`)
@@ -180,7 +180,7 @@ return 0`)
 // changed and records the WAL position it brings the target to.
 func (iv *Invalidator) Applied(ctx context.Context, tables []string, lsn uint64) {
 	iv.write(ctx, tables, func(p redis.Pipeliner) {
-		raiseApplied.Run(ctx, p, []string{iv.prefix + "applied"}, strconv.FormatUint(lsn, 10))
+		p.Eval(ctx, raiseApplied, []string{iv.prefix + "applied"}, strconv.FormatUint(lsn, 10))
 	})
 }
 

@@ -2,6 +2,8 @@ package federation
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"log/slog"
 	"slices"
 	"time"
@@ -213,6 +215,15 @@ func (e *Engine) Query(ctx context.Context, q Querier, sql string, args []any, o
 	}
 	began := timeNow()
 	st, err := e.Prepare(ctx, sql)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == codeUndefinedTab && o.Consistency == ReadYourWrites {
+		// A table the sync has not created yet (a snapshot in progress)
+		// may exist once it has applied PostgreSQL's position.
+		if _, werr := e.waitForSync(ctx); werr == nil {
+			e.cat.forget(strings.TrimPrefix(strings.SplitN(pe.Message, "\"", 3)[1], SurrealSchema+"."))
+			st, err = e.Prepare(ctx, sql)
+		}
+	}
 	if err != nil {
 		e.metrics.observe("federated", began, err)
 		return nil, err

@@ -25,6 +25,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, fc config.Federation) *fixture {
 	t.Helper()
+	return newFixtureSlot(t, fc, "pgsurreal")
+}
+
+// newFixtureSlot builds a fixture whose engine waits on the sync of slot.
+func newFixtureSlot(t *testing.T, fc config.Federation, slot string) *fixture {
+	t.Helper()
 	env := testenv.Get(t)
 	pgcfg, pool := env.NewPostgresPool(t)
 	scfg, cl := env.NewSurrealClient(t)
@@ -34,7 +40,7 @@ func newFixture(t *testing.T, fc config.Federation) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sp.Close(context.Background()) })
-	e, err := New(ctx, Options{PG: pool, Surreal: sp, Config: fc, Slot: "pgsurreal", Log: slog.New(slog.DiscardHandler)})
+	e, err := New(ctx, Options{PG: pool, Surreal: sp, Config: fc, Slot: slot, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

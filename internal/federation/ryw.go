@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"strings"
 	"errors"
 	"fmt"
 	"time"
@@ -72,6 +73,9 @@ func (e *Engine) appliedLSN(ctx context.Context) (uint64, error) {
 	res, err := surrealdb.Query[[]sink.Position](ctx, e.o.Surreal.Get().DB,
 		"SELECT lsn FROM type::record($t, $slot)", map[string]any{"t": sink.PositionTable, "slot": e.o.Slot})
 	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return 0, nil // the sync has not stored a position yet
+		}
 		return 0, err
 	}
 	if len(*res) == 0 || len((*res)[0].Result) == 0 {
