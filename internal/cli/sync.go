@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -45,19 +42,23 @@ the remedy when the slot was lost or the target wiped.`,
 func (a *app) serveCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
-		Short: "Run the pgsurreal daemon: replication, with metrics and health on http.listen (runs until stopped)",
+		Short: "Run the pgsurreal daemon: replication, federated queries over HTTP and the PostgreSQL protocol, metrics (runs until stopped)",
 		Long: `serve runs every engine of pgsurreal in one process until it is stopped
 (SIGINT/SIGTERM): the PostgreSQL -> SurrealDB replication of ` + "`pgsurreal sync`" + `
 and, when reverse.tables lists tables, the SurrealDB -> PostgreSQL replication
-of ` + "`pgsurreal reverse`" + `, with Prometheus metrics at /metrics and a health
-check at /healthz on http.listen. If one engine stops with an error, serve
-stops the others and exits with that error.`,
+of ` + "`pgsurreal reverse`" + `. It answers federated SQL (tables of schema
+surreal read from SurrealDB) over HTTP at POST /v1/query on http.listen (with
+the bearer token http.token) and over the PostgreSQL wire protocol on
+federation.listen ("off" disables it), and serves Prometheus metrics at
+/metrics and a health check at /healthz on http.listen. If one engine or
+server stops with an error, serve stops the others and exits with that error.
+See docs/federation.md.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.load(); err != nil {
 				return err
 			}
-			return a.runEnginesLoaded(cmd.Context(), true, len(a.cfg.Reverse.Tables) > 0, false)
+			return a.runEnginesLoaded(cmd.Context(), true, len(a.cfg.Reverse.Tables) > 0, false, true)
 		},
 	}
 }
@@ -89,7 +90,7 @@ func (a *app) runSync(ctx context.Context, resync bool) error {
 	if err := a.load(); err != nil {
 		return err
 	}
-	return a.runEnginesLoaded(ctx, true, false, resync)
+	return a.runEnginesLoaded(ctx, true, false, resync, false)
 }
 
 // runEngines runs the forward (sync) and reverse pipelines asked for,
@@ -98,25 +99,32 @@ func (a *app) runEngines(ctx context.Context, forward, reverse, resync bool) err
 	if err := a.load(); err != nil {
 		return err
 	}
-	return a.runEnginesLoaded(ctx, forward, reverse, resync)
+	return a.runEnginesLoaded(ctx, forward, reverse, resync, false)
 }
 
-func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync bool) error {
+// runEnginesLoaded runs the engines asked for next to the HTTP server;
+// queries (serve) adds the federation engine, its query API and the wire
+// server.
+func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync, queries bool) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	stop, err := a.serveMetrics(ctx, reg)
+	front, err := a.startFront(ctx, reg, queries)
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer front.stop()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
 		name string
 		err  error
 	}
-	results := make(chan result, 2)
+	results := make(chan result, 2+len(front.runs))
 	running := 0
+	for _, r := range front.runs {
+		running++
+		go func() { results <- result{r.name, r.run(ctx)} }()
+	}
 	if forward {
 		o := a.syncOptions()
 		o.Resync = resync && !reverse
@@ -192,21 +200,6 @@ func (a *app) syncOptions() pgsync.Options {
 		o.Progress = progressBars(a.stderr)
 	}
 	return o
-}
-
-// serveMetrics serves reg at http.listen/metrics until stop is called.
-func (a *app) serveMetrics(ctx context.Context, reg *prometheus.Registry) (func(), error) {
-	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("cannot serve metrics on http.listen %s: %w; choose a free address with --set http.listen=127.0.0.1:PORT", a.cfg.HTTP.Listen, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	a.log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	return func() { _ = srv.Shutdown(context.WithoutCancel(ctx)) }, nil
 }
 
 // progressBars draws one bar per table on a terminal, redrawn in place.

@@ -3,9 +3,9 @@ package federation
 import (
 	"context"
 	"errors"
-	"strings"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
