@@ -136,6 +136,7 @@ type Statement struct {
 	nparams int // the client's parameters ($1..$nparams)
 	scans   []*scan
 	funcs   []*passthrough
+	aggs    []*aggScan
 }
 
 // Prepare plans sql. It returns nil and no error when sql reads no

@@ -156,8 +156,10 @@ func kindValue(exact string, v any) (any, bool) {
 	return nil, false
 }
 
+func itoa(i int) string { return strconv.Itoa(i) }
+
 func intValue(v any) (int64, bool) {
-	switch x := v.(type) {
+	switch x := normalizeInt(v).(type) {
 	case int64:
 		return x, true
 	case int32:

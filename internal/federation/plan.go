@@ -87,6 +87,18 @@ func (e *Engine) plan(ctx context.Context, tree *pg_query.ParseResult, explain b
 		if sel == nil {
 			return true
 		}
+		if len(sel.FromClause) == 1 && sel.FromClause[0].GetRangeVar() != nil && isSurreal(sel.FromClause[0].GetRangeVar()) {
+			var a *aggScan
+			if a, err = e.planAggregate(ctx, sel, next+1); err != nil {
+				return false
+			}
+			if a != nil {
+				next++
+				st.aggs = append(st.aggs, a)
+				a.rewrite(sel)
+				return true
+			}
+		}
 		var items []*fromItem
 		for _, f := range sel.FromClause {
 			items = append(items, collectFrom(f, false, false, nil)...)

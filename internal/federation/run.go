@@ -36,7 +36,7 @@ func (s *Statement) inputs(ctx context.Context, q Querier, params []any, o Query
 		minLSN = w.lsn
 		steps = append(steps, step{kind: "read_your_writes", what: fmt.Sprintf("waited for the sync to apply WAL %s", lsnText(w.lsn)), took: w.took})
 	}
-	n := len(s.scans) + len(s.funcs)
+	n := len(s.scans) + len(s.funcs) + len(s.aggs)
 	out := make([]any, n)
 	stepsOf := make([][]step, n)
 	g, gctx := errgroup.WithContext(ctx)
@@ -52,6 +52,13 @@ func (s *Statement) inputs(ctx context.Context, q Querier, params []any, o Query
 		g.Go(func() error {
 			text, st, err := s.e.runPassthrough(gctx, pt, params, o, minLSN)
 			out[pt.input-s.nparams-1], stepsOf[pt.input-s.nparams-1] = text, st
+			return err
+		})
+	}
+	for _, a := range s.aggs {
+		g.Go(func() error {
+			text, st, err := s.e.runAggregate(gctx, a, o, minLSN)
+			out[a.input-s.nparams-1], stepsOf[a.input-s.nparams-1] = text, st
 			return err
 		})
 	}
@@ -129,6 +136,21 @@ func (e *Engine) runPassthrough(ctx context.Context, pt *passthrough, params []a
 		return "", nil, err
 	}
 	st := step{kind: "SurrealDB (surreal.query)", what: sql, params: vars, rows: rows, took: timeNow().Sub(t), notes: []string{cacheNote(false, hit)}}
+	e.metrics.surrealRows.Add(float64(rows))
+	return text, []step{st}, nil
+}
+
+// runAggregate has SurrealDB compute a whole aggregate.
+func (e *Engine) runAggregate(ctx context.Context, a *aggScan, o QueryOptions, minLSN uint64) (string, []step, error) {
+	r := a.read()
+	e.metrics.pushdown.WithLabelValues("aggregate").Inc()
+	t := timeNow()
+	text, rows, hit, err := e.cached(ctx, r, o, minLSN, a.rowsJSON)
+	if err != nil {
+		return "", nil, err
+	}
+	st := step{kind: "SurrealDB (aggregate)", what: r.sql, params: r.vars, rows: rows, took: timeNow().Sub(t),
+		notes: []string{"pushed: the whole aggregate over " + a.table.String(), cacheNote(e.cache != nil && !o.NoCache, hit)}}
 	e.metrics.surrealRows.Add(float64(rows))
 	return text, []step{st}, nil
 }
