@@ -198,6 +198,38 @@ func (sc *scan) bindKeys(raw []any) ([]any, bool) {
 	return out, true
 }
 
+// bindKeysText converts keys read from another scan's rows (the text of
+// PostgreSQL values, nil for NULL).
+func (sc *scan) bindKeysText(raw []any) ([]any, bool) {
+	col := sc.bind.col
+	out := make([]any, 0, len(raw))
+	for _, v := range raw {
+		if v == nil {
+			continue // NULL: = never matches it
+		}
+		s, ok := v.(string)
+		if !ok {
+			return nil, false
+		}
+		switch {
+		case col.Key:
+			ids, _ := recordIDs(sc.table.name, s)
+			out = append(out, ids...)
+		case col.Exact == "int":
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return nil, false
+			}
+			out = append(out, n)
+		case col.Exact == "string":
+			out = append(out, s)
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
 // recordIDs are the record ids whose key column text could equal v: an
 // integer id, and a string id spelled the same.
 func recordIDs(table string, v any) ([]any, bool) {

@@ -45,7 +45,11 @@ type pred struct {
 // bindJoin restricts a scan to the join keys a selective PostgreSQL table
 // produces: keySQL returns them (at most cap+1 rows).
 type bindJoin struct {
-	col       mapping.ShapeColumn
+	col mapping.ShapeColumn
+	// from, when set, is another scan whose fetched rows give the keys
+	// (its column fromCol) instead of keySQL.
+	from      *scan
+	fromCol   string
 	keySQL    string
 	keyParams []int // client parameters of keySQL, in its $1.. order
 	sql       string
@@ -103,6 +107,7 @@ func (e *Engine) plan(ctx context.Context, tree *pg_query.ParseResult, explain b
 		for _, f := range sel.FromClause {
 			items = append(items, collectFrom(f, false, false, nil)...)
 		}
+		local := map[*fromItem]*scan{}
 		for _, it := range items {
 			switch {
 			case it.rv != nil && isSurreal(it.rv):
@@ -113,6 +118,7 @@ func (e *Engine) plan(ctx context.Context, tree *pg_query.ParseResult, explain b
 					return false
 				}
 				st.scans = append(st.scans, sc)
+				local[it] = sc
 				replaceWithRows(it.node, next, sc.alias, sc.columnDefs())
 			case it.fn != nil:
 				next++
@@ -125,6 +131,7 @@ func (e *Engine) plan(ctx context.Context, tree *pg_query.ParseResult, explain b
 				replaceWithRows(it.node, next, it.alias, pt.cols)
 			}
 		}
+		chainBindJoins(sel, items, local)
 		return true
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -285,3 +286,58 @@ var parseVersion = func() int32 {
 	}
 	return t.Version
 }()
+
+// chainBindJoins lets a scan with no bind join of its own take its keys
+// from another scan of the same FROM that is restricted (by predicates
+// or its own bind join) and is read first: a user's friends (bound by
+// the user's id from PostgreSQL), then those friends' reviews.
+func chainBindJoins(sel *pg_query.SelectStmt, items []*fromItem, local map[*fromItem]*scan) {
+	where := conjuncts(sel.WhereClause)
+	for it, sc := range local {
+		if sc.bind != nil {
+			continue
+		}
+		for _, c := range append(append([]*pg_query.Node{}, where...), it.quals...) {
+			a := c.GetAExpr()
+			if a == nil || a.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(a.Name) != 1 || strs(a.Name)[0] != "=" {
+				continue
+			}
+			col, ok := scanColumn(a.Lexpr, sc, false)
+			other := a.Rexpr
+			if !ok {
+				if col, ok = scanColumn(a.Rexpr, sc, false); !ok {
+					continue
+				}
+				other = a.Lexpr
+			}
+			if col.Exact != "int" && col.Exact != "string" && !(col.Key && len(sc.table.shape.KeyColumns()) == 1) {
+				continue
+			}
+			ref := other.GetColumnRef()
+			if ref == nil || len(ref.Fields) != 2 {
+				continue
+			}
+			f := strs(ref.Fields)
+			srcItem := findItem(items, f[0])
+			src := local[srcItem]
+			if src == nil || src == sc || srcItem.nullable || (src.bind == nil && len(src.preds) == 0) || dependsOn(src, sc) {
+				continue
+			}
+			if _, i, ok := src.table.col(f[1]); !ok || !slices.Contains(src.cols, i) {
+				continue
+			}
+			sc.bind = &bindJoin{col: col, from: src, fromCol: f[1], sql: deparseExpr(c)}
+			break
+		}
+	}
+}
+
+// dependsOn reports whether a takes its keys from b, directly or not.
+func dependsOn(a, b *scan) bool {
+	for s := a; s != nil && s.bind != nil; s = s.bind.from {
+		if s.bind.from == b {
+			return true
+		}
+	}
+	return false
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,15 +40,10 @@ func (s *Statement) inputs(ctx context.Context, q Querier, params []any, o Query
 	n := len(s.scans) + len(s.funcs) + len(s.aggs)
 	out := make([]any, n)
 	stepsOf := make([][]step, n)
+	// q is one connection: the join-key queries take turns on it.
+	lq := &lockedQuerier{q: q}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
-	for _, sc := range s.scans {
-		g.Go(func() error {
-			text, st, err := s.e.runScan(gctx, q, sc, params, o, minLSN)
-			out[sc.input-s.nparams-1], stepsOf[sc.input-s.nparams-1] = text, st
-			return err
-		})
-	}
 	for _, pt := range s.funcs {
 		g.Go(func() error {
 			text, st, err := s.e.runPassthrough(gctx, pt, params, o, minLSN)
@@ -62,6 +58,40 @@ func (s *Statement) inputs(ctx context.Context, q Querier, params []any, o Query
 			return err
 		})
 	}
+	// Scans run in waves: one that takes its keys from another scan
+	// waits for that scan's rows.
+	done := map[*scan]bool{}
+	for len(done) < len(s.scans) {
+		var wave []*scan
+		for _, sc := range s.scans {
+			if !done[sc] && (sc.bind == nil || sc.bind.from == nil || done[sc.bind.from]) {
+				wave = append(wave, sc)
+			}
+		}
+		if len(wave) == 0 {
+			return nil, nil, fmt.Errorf("federation: scans wait on each other")
+		}
+		wg, wctx := errgroup.WithContext(gctx)
+		wg.SetLimit(4)
+		for _, sc := range wave {
+			var src string
+			if sc.bind != nil && sc.bind.from != nil {
+				src, _ = out[sc.bind.from.input-s.nparams-1].(string)
+			}
+			wg.Go(func() error {
+				text, st, err := s.e.runScan(wctx, lq, sc, params, o, minLSN, src)
+				out[sc.input-s.nparams-1], stepsOf[sc.input-s.nparams-1] = text, st
+				return err
+			})
+		}
+		if err := wg.Wait(); err != nil {
+			_ = g.Wait()
+			return nil, nil, err
+		}
+		for _, sc := range wave {
+			done[sc] = true
+		}
+	}
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
@@ -73,16 +103,28 @@ func (s *Statement) inputs(ctx context.Context, q Querier, params []any, o Query
 
 // runScan reads one scan: bind-join keys from PostgreSQL first when
 // planned, then SurrealDB (or the cache).
-func (e *Engine) runScan(ctx context.Context, q Querier, sc *scan, params []any, o QueryOptions, minLSN uint64) (string, []step, error) {
+func (e *Engine) runScan(ctx context.Context, q *lockedQuerier, sc *scan, params []any, o QueryOptions, minLSN uint64, src string) (string, []step, error) {
 	var steps []step
 	var keys []any
-	if sc.bind != nil {
+	if sc.bind != nil && sc.bind.from != nil {
+		raw, err := columnOf(src, sc.bind.fromCol)
+		if err != nil {
+			return "", nil, err
+		}
+		if len(raw) > e.o.Config.BindJoinCap {
+			steps = append(steps, step{kind: "join keys from " + sc.bind.from.alias, rows: len(raw),
+				notes: []string{fmt.Sprintf("more than federation.bind_join_cap (%d) keys: %s is read without them", e.o.Config.BindJoinCap, sc.table)}})
+		} else if k, ok := sc.bindKeysText(raw); ok {
+			keys = k
+			e.metrics.pushdown.WithLabelValues("bind_join").Inc()
+		}
+	} else if sc.bind != nil {
 		t := timeNow()
 		args := make([]any, len(sc.bind.keyParams))
 		for i, p := range sc.bind.keyParams {
 			args[i] = params[p-1]
 		}
-		raw, err := firstColumn(ctx, q, sc.bind.keySQL, args)
+		raw, err := q.firstColumn(ctx, sc.bind.keySQL, args)
 		if err != nil {
 			return "", nil, err
 		}
@@ -363,4 +405,36 @@ func explainResult(lines []string) *Result {
 		res.Rows = append(res.Rows, []any{l})
 	}
 	return res
+}
+
+// lockedQuerier serialises the use of one connection.
+type lockedQuerier struct {
+	mu gosync.Mutex
+	q  Querier
+}
+
+// firstColumn runs a query and returns its first column.
+func (l *lockedQuerier) firstColumn(ctx context.Context, sql string, args []any) ([]any, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return firstColumn(ctx, l.q, sql, args)
+}
+
+// columnOf returns one column of a scan's rows (jsonb text): strings,
+// nil for NULL.
+func columnOf(rowsText, col string) ([]any, error) {
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(rowsText), &rows); err != nil {
+		return nil, fmt.Errorf("federation: reading join keys: %w", err)
+	}
+	out := make([]any, 0, len(rows))
+	seen := map[any]bool{}
+	for _, r := range rows {
+		v := r[col]
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
