@@ -142,6 +142,7 @@ func TestReadYourWrites(t *testing.T) {
 		t.Run(fmt.Sprintf("cache=%v", cached), func(t *testing.T) {
 			fc := config.Default().Federation
 			fc.Tables = productColumns
+			fc.WaitTimeout.Duration = 30 * time.Second // a loaded CI machine
 			if cached {
 				fc.Cache = cacheConfig(t)
 			}

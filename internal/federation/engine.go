@@ -91,6 +91,7 @@ type Engine struct {
 	cat     *catalog
 	metrics *metrics
 	cache   *cache
+	plans   planCache
 }
 
 // New builds an engine. With federation.cache.redis set it connects to
@@ -215,7 +216,13 @@ func (e *Engine) Query(ctx context.Context, q Querier, sql string, args []any, o
 		q = e.o.PG
 	}
 	began := timeNow()
-	st, err := e.Prepare(ctx, sql)
+	st, err := e.plans.get(sql)
+	if st == nil && err == nil {
+		st, err = e.Prepare(ctx, sql)
+		if err == nil {
+			e.plans.put(sql, st)
+		}
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == codeUndefinedTab && o.Consistency == ReadYourWrites {
 		// A table the sync has not created yet (a snapshot in progress)

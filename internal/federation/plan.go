@@ -48,8 +48,11 @@ type bindJoin struct {
 	col mapping.ShapeColumn
 	// from, when set, is another scan whose fetched rows give the keys
 	// (its column fromCol) instead of keySQL.
-	from      *scan
-	fromCol   string
+	from    *scan
+	fromCol string
+	// direct, when set, is the one key: the PostgreSQL side's join
+	// column equals this constant or parameter.
+	direct    *operand
 	keySQL    string
 	keyParams []int // client parameters of keySQL, in its $1.. order
 	sql       string

@@ -181,6 +181,11 @@ func (e *Engine) planBindJoin(sel *pg_query.SelectStmt, items []*fromItem, it *f
 		if len(own) == 0 {
 			continue // not known to be selective
 		}
+		if v, ok := equalsOperand(own, f[1]); ok {
+			// pg.col = value and col = pg.col: the keys are at most that
+			// value, no need to ask PostgreSQL.
+			return &bindJoin{col: col, direct: &v, sql: deparseExpr(c)}
+		}
 		keySQL, params, err := keyQuery(pg, other, own, e.o.Config.BindJoinCap+1)
 		if err != nil {
 			continue
@@ -340,4 +345,30 @@ func dependsOn(a, b *scan) bool {
 		}
 	}
 	return false
+}
+
+// equalsOperand finds a conjunct alias.col = constant or parameter among
+// own (each references one table only).
+func equalsOperand(own []*pg_query.Node, col string) (operand, bool) {
+	for _, w := range own {
+		a := w.GetAExpr()
+		if a == nil || a.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(a.Name) != 1 || strs(a.Name)[0] != "=" {
+			continue
+		}
+		ref, val := a.Lexpr, a.Rexpr
+		if ref.GetColumnRef() == nil {
+			ref, val = val, ref
+		}
+		cr := ref.GetColumnRef()
+		if cr == nil {
+			continue
+		}
+		if f := strs(cr.Fields); len(f) != 2 || f[1] != col {
+			continue
+		}
+		if v, ok := anyOperand(val); ok && (v.param > 0 || v.value != nil) {
+			return v, true
+		}
+	}
+	return operand{}, false
 }

@@ -118,6 +118,11 @@ func (e *Engine) runScan(ctx context.Context, q *lockedQuerier, sc *scan, params
 			keys = k
 			e.metrics.pushdown.WithLabelValues("bind_join").Inc()
 		}
+	} else if sc.bind != nil && sc.bind.direct != nil {
+		if k, ok := sc.bindKeys([]any{sc.bind.direct.resolve(params)}); ok {
+			keys = k
+			e.metrics.pushdown.WithLabelValues("bind_join").Inc()
+		}
 	} else if sc.bind != nil {
 		t := timeNow()
 		args := make([]any, len(sc.bind.keyParams))
