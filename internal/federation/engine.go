@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -179,8 +180,26 @@ func (s *Statement) IsExplain() bool { return s.explain }
 // q is the PostgreSQL connection the statement will run on (the
 // session's setting pgsurreal.consistency is read from it).
 func (s *Statement) Inputs(ctx context.Context, q Querier, params []any, o QueryOptions) ([]any, error) {
-	in, _, err := s.inputs(ctx, q, params, o)
+	began := timeNow()
+	in, steps, err := s.inputs(ctx, q, params, o)
+	s.e.slowQuery(began, s.sql, steps, err)
 	return in, err
+}
+
+// slowQuery logs a federated query (or its SurrealDB part, for the wire
+// server, which runs the rest) slower than federation.slow_query.
+func (e *Engine) slowQuery(began time.Time, sql string, steps []step, err error) {
+	took := timeNow().Sub(began)
+	limit := e.o.Config.SlowQuery.Duration
+	if err != nil || limit <= 0 || took < limit {
+		return
+	}
+	e.metrics.slow.Inc()
+	attrs := []any{"took", took.Round(time.Microsecond).String(), "sql", sql}
+	for i, st := range steps {
+		attrs = append(attrs, fmt.Sprintf("step%d", i+1), fmt.Sprintf("%s: %d rows in %s", st.kind, st.rows, ms(st.took)))
+	}
+	e.o.Log.Warn("slow federated query", attrs...)
 }
 
 // Explain runs the statement with params and returns EXPLAIN FEDERATED's
@@ -254,10 +273,12 @@ func (e *Engine) Query(ctx context.Context, q Querier, sql string, args []any, o
 		e.metrics.observe("federated", began, err)
 		return nil, err
 	}
+	t := timeNow()
 	res, err := collect(ctx, q, st.sql, st.args(args, in))
-	e.metrics.observe("federated", began, err)
-	if took := timeNow().Sub(began); err == nil && took >= e.o.Config.SlowQuery.Duration && e.o.Config.SlowQuery.Duration > 0 {
-		e.o.Log.Warn("slow federated query", "took", took.Round(time.Microsecond).String(), "sql", sql, "surreal_steps", len(steps))
+	if res != nil {
+		steps = append(steps, step{kind: "PostgreSQL", rows: len(res.Rows), took: timeNow().Sub(t)})
 	}
+	e.metrics.observe("federated", began, err)
+	e.slowQuery(began, sql, steps, err)
 	return res, err
 }
