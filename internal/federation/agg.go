@@ -219,8 +219,12 @@ func (a *aggScan) read() surrealRead {
 			continue
 		}
 		f := fieldPath(o.col.Path)
-		nonNull := "count(" + f + " != NONE AND " + f + " != NULL)"
-		fields = append(fields, nonNull+" AS "+surreal.Ident("n"+itoa(i)))
+		if !o.col.NotNull {
+			nonNull := "count(" + f + " != NONE AND " + f + " != NULL)"
+			fields = append(fields, nonNull+" AS "+surreal.Ident("n"+itoa(i)))
+		} else if o.fn == "count" {
+			fields = append(fields, "count() AS "+surreal.Ident("n"+itoa(i)))
+		}
 		switch o.fn {
 		case "sum":
 			fields = append(fields, "math::sum("+f+") AS "+alias)
@@ -283,6 +287,9 @@ func (a *aggScan) rowsJSON(result any) (string, int, error) {
 				}
 			default:
 				nn, _ := intValue(normalizeInt(m["n"+itoa(i)]))
+				if o.col.NotNull && o.fn != "count" {
+					nn = 1 // every record has a value: SQL's NULL for "no values" cannot arise in a group
+				}
 				v = m["a"+itoa(i)]
 				if o.fn == "count" {
 					v = nn

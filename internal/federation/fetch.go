@@ -47,7 +47,10 @@ func (sc *scan) read(params []any, keys []any) (surrealRead, []string) {
 	var conds []string
 	if keys != nil {
 		if sc.bind.col.Key {
-			from = add(keys)
+			// SurrealDB 3.0.2 refuses a projection over an array of
+			// record ids ("Specify a database to use"); a subquery that
+			// fetches the records whole works.
+			from = "(SELECT * FROM " + add(keys) + ")"
 		} else {
 			conds = append(conds, fieldPath(sc.bind.col.Path)+" IN "+add(keys))
 		}
@@ -77,23 +80,35 @@ func (sc *scan) read(params []any, keys []any) (surrealRead, []string) {
 	return surrealRead{sql: q, vars: vars, tables: []string{sc.table.name}}, notes
 }
 
-// fields is the projection: the top-level fields the columns need.
+// fields is the projection: the top-level fields the columns need, as
+// an array per record (SELECT VALUE [...]: about a third cheaper for
+// SurrealDB to send than objects), or * when a column is the whole
+// document.
 func (sc *scan) fields() string {
-	tops := []string{"id"}
-	for _, i := range sc.cols {
-		c := sc.table.cols[i]
-		if c.Doc {
-			return "*"
-		}
-		if len(c.Path) > 0 && !slices.Contains(tops, c.Path[0]) {
-			tops = append(tops, c.Path[0])
-		}
+	tops := sc.tops()
+	if tops == nil {
+		return "*"
 	}
 	out := make([]string, len(tops))
 	for i, t := range tops {
 		out[i] = surreal.Ident(t)
 	}
-	return strings.Join(out, ", ")
+	return "VALUE [" + strings.Join(out, ", ") + "]"
+}
+
+// tops are the top-level fields a scan reads, id first; nil for all.
+func (sc *scan) tops() []string {
+	tops := []string{"id"}
+	for _, i := range sc.cols {
+		c := sc.table.cols[i]
+		if c.Doc {
+			return nil
+		}
+		if len(c.Path) > 0 && !slices.Contains(tops, c.Path[0]) {
+			tops = append(tops, c.Path[0])
+		}
+	}
+	return tops
 }
 
 func fieldPath(parts []string) string {
@@ -132,10 +147,62 @@ func (p *pred) surreal(params []any, add func(any) string) (string, bool) {
 		}
 		vals[i] = v
 	}
-	if p.op == "IN" {
-		return f + " IN " + add(vals), true
+	if p.col.Exact == "datetime" {
+		return datetimeCond(f, p.op, vals, add), true
 	}
-	return f + " " + p.op + " " + add(vals[0]), true
+	c := f + " " + p.op + " " + add(vals[0])
+	if p.op == "IN" {
+		c = f + " IN " + add(vals)
+	}
+	return notNone(f, p.op, c), true
+}
+
+// notNone makes a comparison false for NONE and NULL, as SQL's is for
+// NULL: SurrealDB sorts NONE and NULL before every value, so that
+// NONE < 3 and NONE != 3 are true there.
+func notNone(f, op, c string) string {
+	switch op {
+	case "<", "<=", "!=":
+		return "(" + c + " AND " + f + " != NONE AND " + f + " != NULL)"
+	}
+	return c
+}
+
+// datetimeCond compares a datetime field as PostgreSQL compares the
+// values it is given: SurrealDB keeps nanoseconds, but the value read
+// reaches PostgreSQL cut to microseconds (so does a parameter pgx sends),
+// so field op p holds in PostgreSQL when the field is in a range of
+// nanoseconds around p's microsecond.
+func datetimeCond(f, op string, vals []any, add func(any) string) string {
+	lo := func(v any) string { return add(models.CustomDateTime{Time: floorMicro(v)}) }
+	hi := func(v any) string { return add(models.CustomDateTime{Time: floorMicro(v).Add(time.Microsecond)}) }
+	eq := func(v any) string { return "(" + f + " >= " + lo(v) + " AND " + f + " < " + hi(v) + ")" }
+	switch op {
+	case "=":
+		return eq(vals[0])
+	case "IN":
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = eq(v)
+		}
+		return "(" + strings.Join(parts, " OR ") + ")"
+	case "!=":
+		return notNone(f, op, "("+f+" < "+lo(vals[0])+" OR "+f+" >= "+hi(vals[0])+")")
+	case "<":
+		return notNone(f, op, f+" < "+lo(vals[0]))
+	case "<=":
+		return notNone(f, op, f+" < "+hi(vals[0]))
+	case ">":
+		return f + " >= " + hi(vals[0])
+	}
+	return f + " >= " + lo(vals[0]) // >=
+}
+
+// floorMicro cuts a datetime to microseconds as pgx and the reverse
+// mapping do (Nanosecond()/1000).
+func floorMicro(v any) time.Time {
+	t := v.(models.CustomDateTime).Time
+	return t.Add(-time.Duration(t.Nanosecond() % 1000))
 }
 
 // kindValue converts a value for comparison with a field of kind exact.
@@ -266,10 +333,19 @@ func (e *Engine) surrealQuery(ctx context.Context, r surrealRead) (any, error) {
 // scanRows turns a scan's records into the jsonb text of its input.
 func (sc *scan) rowsJSON(result any) (string, int, error) {
 	recs, _ := result.([]any)
+	tops := sc.tops()
 	var b strings.Builder
 	b.WriteByte('[')
 	for n, r := range recs {
 		rec, ok := r.(map[string]any)
+		if arr, isArr := r.([]any); isArr && tops != nil && len(arr) == len(tops) {
+			rec, ok = make(map[string]any, len(tops)), true
+			for i, t := range tops {
+				if arr[i] != nil {
+					rec[t] = arr[i]
+				}
+			}
+		}
 		if !ok {
 			return "", 0, pgError(codeSurreal, "SurrealDB table %s returned a %T where a record was expected", sc.table.name, r)
 		}

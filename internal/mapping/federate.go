@@ -20,6 +20,8 @@ type ShapeColumn struct {
 	Path []string
 	// JSON marks a json/jsonb column: Values gives its value as JSON text.
 	JSON bool
+	// NotNull marks a column the SurrealDB definition never leaves empty.
+	NotNull bool
 	// Exact names the one kind of value the SurrealDB field may hold
 	// (besides NONE and NULL) when its definition guarantees it: "int",
 	// "bool", "string" or "datetime"; else "". Comparisons on such a
@@ -31,7 +33,7 @@ type ShapeColumn struct {
 func (s *ReverseShape) ShapeColumns() []ShapeColumn {
 	out := make([]ShapeColumn, len(s.cols))
 	for i, c := range s.cols {
-		sc := ShapeColumn{Name: c.name, Type: c.typ.sql, Key: c.from == fromKey, Doc: c.from == fromDoc, JSON: c.typ.kind == pgJSON}
+		sc := ShapeColumn{Name: c.name, Type: c.typ.sql, Key: c.from == fromKey, Doc: c.from == fromDoc, JSON: c.typ.kind == pgJSON, NotNull: c.notNull}
 		if c.from == fromField && len(c.paths) == 1 {
 			sc.Path = slices.Clone(c.paths[0])
 			if c.single {
