@@ -151,7 +151,7 @@ func run(ctx context.Context, f flags) error {
 		}
 	}
 	res := result{Date: time.Now().UTC().Format(time.RFC3339), Host: harness.ThisHost(), Servers: srv.Where, Note: f.note,
-		Dataset: sizes{Customers: f.customers, Orders: f.orders, Friendships: f.customers * f.friends, Reviews: f.reviews},
+		Dataset:     sizes{Customers: f.customers, Orders: f.orders, Friendships: f.customers * f.friends, Reviews: f.reviews},
 		LoadAverage: harness.LoadAverage()}
 
 	fmt.Println("\nselective query (one customer, their friends' reviews):")
