@@ -53,7 +53,7 @@ bench-devserver: deps
 # The Go benchmarks run against the shared test stack (started if needed
 # and then stopped again; left alone if it was running). Scale them with
 # BENCH_FLAGS, e.g. make bench-snapshot BENCH_FLAGS="-rows 200000".
-.PHONY: bench-snapshot bench-streaming bench-reverse
+.PHONY: bench-snapshot bench-streaming bench-reverse bench-federation
 BENCH_FLAGS ?=
 
 bench-snapshot:
@@ -64,6 +64,9 @@ bench-streaming:
 
 bench-reverse:
 	$(GO) run ./bench/reverse $(BENCH_FLAGS)
+
+bench-federation:
+	$(GO) run ./bench/federation $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin
