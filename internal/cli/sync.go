@@ -108,20 +108,20 @@ func (a *app) runEngines(ctx context.Context, forward, reverse, resync bool) err
 func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync, queries bool) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	front, err := a.startFront(ctx, reg, queries)
+	servers, err := a.startFront(ctx, reg, queries)
 	if err != nil {
 		return err
 	}
-	defer front.stop()
+	defer servers.stop()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
 		name string
 		err  error
 	}
-	results := make(chan result, 2+len(front.runs))
+	results := make(chan result, 2+len(servers.runs))
 	running := 0
-	for _, r := range front.runs {
+	for _, r := range servers.runs {
 		running++
 		go func() { results <- result{r.name, r.run(ctx)} }()
 	}
@@ -129,6 +129,7 @@ func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync, qu
 		o := a.syncOptions()
 		o.Resync = resync && !reverse
 		o.Metrics = pgsync.NewMetrics(reg)
+		o.Applied = servers.applied
 		a.log.Info("sync starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "slot", a.cfg.Sync.Slot)
 		running++
 		go func() { results <- result{"sync", pgsync.Run(ctx, o)} }()
@@ -137,6 +138,7 @@ func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync, qu
 		o := reverseOptions(a)
 		o.Resync = resync && !forward
 		o.Metrics = pgreverse.NewMetrics(reg)
+		o.Changed = servers.changed
 		a.log.Info("reverse starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "tables", len(a.cfg.Reverse.Tables))
 		running++
 		go func() { results <- result{"reverse", pgreverse.Run(ctx, o)} }()
