@@ -63,7 +63,11 @@ func (c *catalog) table(ctx context.Context, name string) (*tableDef, error) {
 	if ok && time.Since(e.at) < catalogTTL {
 		return e.def, nil
 	}
-	def, err := source.Describe(ctx, c.pool.Get(), name)
+	var def source.Definition
+	err := c.pool.Do(ctx, func(cl *surreal.Client) (err error) {
+		def, err = source.Describe(ctx, cl, name)
+		return err
+	})
 	if err != nil {
 		return nil, pgError(codeSurreal, "reading the definition of SurrealDB table %s: %v", name, err)
 	}

@@ -206,14 +206,30 @@ func floorMicro(v any) time.Time {
 }
 
 // kindValue converts a value for comparison with a field of kind exact.
+// A parameter sent as text (the CLI, many drivers) is what PostgreSQL
+// parses with the parameter's type, here the column's: an integer or a
+// boolean written the one way both engines read alike is taken as such.
 func kindValue(exact string, v any) (any, bool) {
 	switch exact {
 	case "int":
+		if s, ok := v.(string); ok {
+			n, err := strconv.ParseInt(s, 10, 64)
+			return n, err == nil && strconv.FormatInt(n, 10) == s
+		}
 		return intValue(v)
 	case "string":
 		s, ok := v.(string)
 		return s, ok
 	case "bool":
+		if s, ok := v.(string); ok {
+			switch s {
+			case "true", "t":
+				return true, true
+			case "false", "f":
+				return false, true
+			}
+			return nil, false
+		}
 		b, ok := v.(bool)
 		return b, ok
 	case "datetime":
@@ -316,10 +332,22 @@ func recordIDs(table string, v any) ([]any, bool) {
 
 // query runs a SurrealQL read and returns the last statement's result.
 func (e *Engine) surrealQuery(ctx context.Context, r surrealRead) (any, error) {
-	res, err := surrealdb.Query[any](ctx, e.o.Surreal.Get().DB, r.sql, r.vars)
+	var res *[]surrealdb.QueryResult[any]
+	err := e.o.Surreal.Do(ctx, func(cl *surreal.Client) (err error) {
+		res, err = surrealdb.Query[any](ctx, cl.DB, r.sql, r.vars)
+		return err
+	})
 	if err != nil {
 		for _, t := range r.tables {
 			e.cat.forget(t)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if surreal.IsConnError(err) {
+			pe := pgError(codeConnFailure, "SurrealDB is unreachable: %v", err)
+			pe.Hint = "check that SurrealDB runs at surreal.url; pgsurreal reconnects on the next query"
+			return nil, pe
 		}
 		return nil, pgError(codeSurreal, "SurrealDB refused %s: %v", r.sql, err)
 	}

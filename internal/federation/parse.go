@@ -23,6 +23,7 @@ const (
 	codeInvalidParam = "22023"
 	codeTimeout      = "57014"
 	codeSurreal      = "58000" // system_error: SurrealDB failed
+	codeConnFailure  = "08006" // connection_failure: SurrealDB unreachable
 )
 
 // pgError is an error a client sees with a SQLSTATE.

@@ -11,6 +11,7 @@ import (
 	surrealdb "github.com/surrealdb/surrealdb.go"
 
 	"github.com/pgsurreal/pgsurreal/internal/postgres/logrepl"
+	"github.com/pgsurreal/pgsurreal/internal/surreal"
 	"github.com/pgsurreal/pgsurreal/internal/surreal/sink"
 )
 
@@ -70,8 +71,12 @@ func (e *Engine) appliedLSN(ctx context.Context) (uint64, error) {
 	if e.cache != nil {
 		return e.cache.applied(ctx)
 	}
-	res, err := surrealdb.Query[[]sink.Position](ctx, e.o.Surreal.Get().DB,
-		"SELECT lsn FROM type::record($t, $slot)", map[string]any{"t": sink.PositionTable, "slot": e.o.Slot})
+	var res *[]surrealdb.QueryResult[[]sink.Position]
+	err := e.o.Surreal.Do(ctx, func(cl *surreal.Client) (err error) {
+		res, err = surrealdb.Query[[]sink.Position](ctx, cl.DB,
+			"SELECT lsn FROM type::record($t, $slot)", map[string]any{"t": sink.PositionTable, "slot": e.o.Slot})
+		return err
+	})
 	if err != nil {
 		if strings.Contains(err.Error(), "does not exist") {
 			return 0, nil // the sync has not stored a position yet

@@ -257,7 +257,7 @@ func (f *fixture) process() *exec.Cmd {
 		"--set", "surreal.namespace="+f.sur.Namespace,
 		"--set", "surreal.database="+f.sur.Database,
 		"--set", "surreal.username="+f.sur.Username,
-		"--set", "http.listen=127.0.0.1:0",
+		"--set", "http.listen=127.0.0.1:0", "--set", "federation.listen=off",
 	)
 	cmd.Env = append(os.Environ(),
 		"PGSURREAL_POSTGRES_PASSWORD="+f.pg.Password.Reveal(),

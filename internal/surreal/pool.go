@@ -3,7 +3,11 @@ package surreal
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/pgsurreal/pgsurreal/internal/config"
@@ -12,40 +16,98 @@ import (
 // Pool is cfg.PoolSize signed-in connections handed out round-robin. A
 // WebSocket connection multiplexes concurrent requests, so a small pool
 // spreads load over several server-side sessions without per-call setup.
+// A connection found broken (IsConnError) is replaced with Replace, so a
+// long-running process outlives a SurrealDB restart.
 type Pool struct {
-	clients []*Client
+	cfg     config.Surreal
+	log     *slog.Logger
+	clients []atomic.Pointer[Client]
 	next    atomic.Uint64
+	mu      sync.Mutex // serialises Replace
 }
 
 // NewPool connects cfg.PoolSize clients; if any fails, none is kept.
 func NewPool(ctx context.Context, cfg config.Surreal, log *slog.Logger) (*Pool, error) {
 	n := max(cfg.PoolSize, 1)
-	p := &Pool{}
-	for range n {
+	p := &Pool{cfg: cfg, log: log, clients: make([]atomic.Pointer[Client], n)}
+	for i := range n {
 		c, err := Connect(ctx, cfg, log)
 		if err != nil {
 			_ = p.Close(context.WithoutCancel(ctx))
 			return nil, err
 		}
-		p.clients = append(p.clients, c)
+		p.clients[i].Store(c)
 	}
 	return p, nil
 }
 
 // Get returns the next client.
 func (p *Pool) Get() *Client {
-	return p.clients[(p.next.Add(1)-1)%uint64(len(p.clients))]
+	return p.clients[(p.next.Add(1)-1)%uint64(len(p.clients))].Load()
 }
 
 // Size is the number of connections.
 func (p *Pool) Size() int { return len(p.clients) }
 
+// Replace swaps a broken client for a new connection and returns the
+// client now in its place (another caller's replacement, if it was
+// first).
+func (p *Pool) Replace(ctx context.Context, broken *Client) (*Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.clients {
+		if p.clients[i].Load() != broken {
+			continue
+		}
+		c, err := Connect(ctx, p.cfg, p.log)
+		if err != nil {
+			return nil, err
+		}
+		p.clients[i].Store(c)
+		_ = broken.Close(context.WithoutCancel(ctx))
+		return c, nil
+	}
+	return p.Get(), nil
+}
+
+// Do runs fn with a client; when the connection turns out broken it
+// reconnects that client and runs fn once more.
+func (p *Pool) Do(ctx context.Context, fn func(*Client) error) error {
+	cl := p.Get()
+	err := fn(cl)
+	if err == nil || !IsConnError(err) || ctx.Err() != nil {
+		return err
+	}
+	fresh, rerr := p.Replace(ctx, cl)
+	if rerr != nil {
+		return err
+	}
+	return fn(fresh)
+}
+
 // Close closes every connection.
 func (p *Pool) Close(ctx context.Context) error {
 	var errs []error
-	for _, c := range p.clients {
-		errs = append(errs, c.Close(ctx))
+	for i := range p.clients {
+		if c := p.clients[i].Swap(nil); c != nil {
+			errs = append(errs, c.Close(ctx))
+		}
 	}
-	p.clients = nil
 	return errors.Join(errs...)
+}
+
+// IsConnError reports whether err means the connection to SurrealDB is
+// gone (reconnect), rather than SurrealDB refusing a statement.
+func IsConnError(err error) bool {
+	var ne net.Error
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || errors.As(err, &ne) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"closed pipe", "connection reset", "broken pipe", "use of closed network connection", "connection refused", "websocket: close"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

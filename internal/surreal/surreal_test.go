@@ -86,3 +86,47 @@ func TestPool(t *testing.T) {
 		t.Fatalf("pool handed out %d distinct clients, want 3", len(seen))
 	}
 }
+
+// TestPoolReconnects: a connection that broke (closed here, as a server
+// restart leaves it) is replaced by Do, which then succeeds.
+func TestPoolReconnects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := testenv.Get(t).NewSurreal(t)
+	cfg.PoolSize = 1
+	p, err := surreal.NewPool(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	broken := p.Get()
+	if err := broken.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := surrealdb.Query[any](ctx, broken.DB, "RETURN 1", nil); err == nil || !surreal.IsConnError(err) {
+		t.Fatalf("a query on a closed connection: %v, want a connection error", err)
+	}
+	var got any
+	err = p.Do(ctx, func(c *surreal.Client) error {
+		res, err := surrealdb.Query[int](ctx, c.DB, "RETURN 41 + 1", nil)
+		if err == nil {
+			got = (*res)[0].Result
+		}
+		return err
+	})
+	if err != nil || got != 42 {
+		t.Fatalf("Do after the break: %v, %v", got, err)
+	}
+	if p.Get() == broken {
+		t.Fatal("the broken client is still in the pool")
+	}
+	// A refused statement is not a connection error: no reconnect.
+	before := p.Get()
+	err = p.Do(ctx, func(c *surreal.Client) error {
+		_, err := surrealdb.Query[any](ctx, c.DB, "SELECT * FROM", nil)
+		return err
+	})
+	if err == nil || surreal.IsConnError(err) || p.Get() != before {
+		t.Fatalf("a syntax error: %v (reconnected: %v)", err, p.Get() != before)
+	}
+}

@@ -55,7 +55,7 @@ func (f *fixture) process(verb string) *exec.Cmd {
 		"--set", "sync.heartbeat=100ms",
 		"--set", "sync.status_interval=100ms",
 		"--set", "sync.snapshot_chunk_rows=2000",
-		"--set", "http.listen=127.0.0.1:0",
+		"--set", "http.listen=127.0.0.1:0", "--set", "federation.listen=off",
 	)
 	cmd.Env = append(os.Environ(),
 		"PGSURREAL_POSTGRES_PASSWORD="+f.pg.Password.Reveal(),
