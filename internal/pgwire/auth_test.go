@@ -36,7 +36,7 @@ func TestAuthentication(t *testing.T) {
 				{"wrong password", testUser, "nope", "28P01"},
 				{"empty password", testUser, "", "28P01"},
 				{"password differing in case", testUser, strings.ToUpper(testPassword), "28P01"},
-				{"wrong user", "mallory", testPassword, "28000"},
+				{"wrong user", "mallory", testPassword, "28P01"},
 			}
 			for _, c := range cases {
 				cfg, err := pgx.ParseConfig(h.dsn(""))

@@ -125,7 +125,12 @@ func (s *Server) startSession(ctx context.Context, conn net.Conn, cl *pgproto3.B
 		return nil, refuse(fatal("0A000", "replication connections are not supported by pgsurreal"))
 	}
 	if user != s.o.User {
-		return nil, refuse(fatal(codeInvalidAuthSpec, "password authentication failed for user %s", quoteIdent(user)))
+		// As PostgreSQL does: go through the password exchange anyway and
+		// fail it the same way, so nobody learns which user names exist.
+		if err := s.authenticate(cl, user); err != nil && !isAuthFailure(err) {
+			return nil, refuse(err)
+		}
+		return nil, refuse(fatal(codeInvalidPassword, "password authentication failed for user %s", quoteIdent(user)))
 	}
 	if err := s.authenticate(cl, user); err != nil {
 		return nil, refuse(err)
@@ -147,6 +152,13 @@ func (s *Server) startSession(ctx context.Context, conn net.Conn, cl *pgproto3.B
 		return nil, err
 	}
 	return sess, nil
+}
+
+// isAuthFailure reports a refused password (as opposed to a broken
+// exchange).
+func isAuthFailure(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == codeInvalidPassword
 }
 
 // quoteIdent quotes a user name the way PostgreSQL's messages do.
