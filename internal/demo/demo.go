@@ -176,6 +176,8 @@ type Result struct {
 	Reviews []Review
 	// ReviewCount is the review table's size on both sides at the end.
 	ReviewCount Count
+	// Federated are the rows of the federated queries, as printed.
+	Federated [][][]string
 	// SlotDropped reports whether the slot was dropped at the end.
 	SlotDropped bool
 }
@@ -300,7 +302,12 @@ func run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("the reverse pipeline failed: %w", err)
 	}
 
-	p.step(6, "Done")
+	p.step(6, "One SQL query over both databases")
+	if err := d.federated(ctx, p, res); err != nil {
+		return nil, err
+	}
+
+	p.step(7, "Done")
 	if err := pl.stop(); err != nil {
 		return nil, fmt.Errorf("the pipeline failed: %w", err)
 	}

@@ -3,6 +3,7 @@ package demo_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	surrealdb "github.com/surrealdb/surrealdb.go"
 
 	"github.com/pgsurreal/pgsurreal/internal/config"
@@ -178,6 +180,54 @@ func TestDemo(t *testing.T) {
 		t.Errorf("slot %s still exists after a run without --keep", o.Slot)
 	}
 	checkReverse(t, o, res, report)
+	checkFederated(t, o, res, report)
+}
+
+// checkFederated compares the federated queries' rows with the same
+// questions asked of PostgreSQL alone, through the reverse direction's
+// copy of the reviews (surreal_review) and the replicated friendships.
+func checkFederated(t *testing.T, o demo.Options, res *demo.Result, report string) {
+	t.Helper()
+	if !strings.Contains(report, "6. One SQL query over both databases") || !strings.Contains(report, "1. SurrealDB: ") {
+		t.Errorf("the report lacks the federated step or its EXPLAIN")
+	}
+	if len(res.Federated) != 2 {
+		t.Fatalf("%d federated results, want 2", len(res.Federated))
+	}
+	pg := o.Postgres
+	pg.Database = o.Database
+	conn, err := postgres.ConnectOne(context.Background(), pg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for i, q := range []string{
+		`SELECT u.name, sum(oi.qty * oi.unit_price)::text, rv.reviews::text, rv.best::text
+FROM users u JOIN orders o ON o.user_id = u.id JOIN order_items oi ON oi.order_id = o.id
+JOIN (SELECT author::int AS author_id, count(*) AS reviews, max(rating) AS best FROM surreal_review GROUP BY 1) rv ON rv.author_id = u.id
+GROUP BY u.name, rv.reviews, rv.best ORDER BY u.name`,
+		`SELECT f.name, f.city, count(o.id)::text FROM friendships fs JOIN users f ON f.id = fs.friend_id
+LEFT JOIN orders o ON o.user_id = f.id WHERE fs.user_id = 1 GROUP BY f.name, f.city ORDER BY f.name`,
+	} {
+		rows, err := conn.Query(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]string, error) {
+			vals, err := r.Values()
+			out := make([]string, len(vals))
+			for j, v := range vals {
+				out[j] = fmt.Sprint(v)
+			}
+			return out, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(res.Federated[i]) != fmt.Sprint(want) || len(want) == 0 {
+			t.Errorf("federated query %d:\n got %v\nwant %v", i+1, res.Federated[i], want)
+		}
+	}
 }
 
 // checkReverse checks the reverse step: the reviews written in SurrealDB
@@ -194,7 +244,7 @@ func checkReverse(t *testing.T, o demo.Options, res *demo.Result, report string)
 		"      Classic Bottle | 110.95 |       2 |    4.5 | Grace Hopper, Alan Lovelace\n",
 		"      Compact Lamp   | 159.05 |       2 |    2.5 | Edsger Lovelace, Alan Lovelace\n",
 		"ok recounted: review has 4 records in SurrealDB, surreal_review 4 rows in PostgreSQL",
-		"6. Done\n   ok both pipelines stopped cleanly",
+		"7. Done\n   ok both pipelines stopped cleanly",
 		"pgsurreal reverse --set postgres.database=" + o.Database,
 	} {
 		if !strings.Contains(report, want) {
