@@ -222,12 +222,15 @@ func (a *aggScan) read() surrealRead {
 		if !o.col.NotNull {
 			nonNull := "count(" + f + " != NONE AND " + f + " != NULL)"
 			fields = append(fields, nonNull+" AS "+surreal.Ident("n"+itoa(i)))
-		} else if o.fn == "count" {
+		} else if o.fn == "count" || !a.grouped {
+			// GROUP ALL over no records still gives a row: count them
 			fields = append(fields, "count() AS "+surreal.Ident("n"+itoa(i)))
 		}
 		switch o.fn {
 		case "sum":
-			fields = append(fields, "math::sum("+f+") AS "+alias)
+			// as decimal: SurrealDB's int sum wraps past 64 bits,
+			// PostgreSQL's sum(bigint) is an exact numeric
+			fields = append(fields, "math::sum(<decimal> ("+f+" ?? 0)) AS "+alias)
 		case "min":
 			fields = append(fields, "math::min("+f+") AS "+alias)
 		case "max":
@@ -287,7 +290,7 @@ func (a *aggScan) rowsJSON(result any) (string, int, error) {
 				}
 			default:
 				nn, _ := intValue(normalizeInt(m["n"+itoa(i)]))
-				if o.col.NotNull && o.fn != "count" {
+				if o.col.NotNull && o.fn != "count" && a.grouped {
 					nn = 1 // every record has a value: SQL's NULL for "no values" cannot arise in a group
 				}
 				v = m["a"+itoa(i)]

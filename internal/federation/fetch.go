@@ -296,7 +296,10 @@ func (sc *scan) bindKeysText(raw []any) ([]any, bool) {
 		}
 		switch {
 		case col.Key:
-			ids, _ := recordIDs(sc.table.name, s)
+			ids, ok := recordIDs(sc.table.name, s)
+			if !ok {
+				return nil, false
+			}
 			out = append(out, ids...)
 		case col.Exact == "int":
 			n, err := strconv.ParseInt(s, 10, 64)
@@ -314,7 +317,10 @@ func (sc *scan) bindKeysText(raw []any) ([]any, bool) {
 }
 
 // recordIDs are the record ids whose key column text could equal v: an
-// integer id, and a string id spelled the same.
+// integer id, a string id spelled the same (a key typed string holds it
+// as is), and a string id in backticks (the text an untyped key column
+// holds for a name that is not bare, such as `a b`). False when v may be
+// the text of a uuid, array or object id, which is not parsed.
 func recordIDs(table string, v any) ([]any, bool) {
 	if n, ok := intValue(v); ok {
 		return []any{models.RecordID{Table: table, ID: n}}, true
@@ -327,7 +333,35 @@ func recordIDs(table string, v any) ([]any, bool) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil && strconv.FormatInt(n, 10) == s {
 		out = append(out, models.RecordID{Table: table, ID: n})
 	}
+	if name, ok := unbacktick(s); ok {
+		out = append(out, models.RecordID{Table: table, ID: name})
+	}
+	for _, p := range []string{"[", "{", "u'", `u"`} {
+		if strings.HasPrefix(s, p) {
+			return nil, false
+		}
+	}
 	return out, true
+}
+
+// unbacktick undoes the escaping of a name in backticks (\ and \`).
+func unbacktick(s string) (string, bool) {
+	if len(s) < 2 || s[0] != '`' || s[len(s)-1] != '`' {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 1; i < len(s)-1; i++ {
+		switch c := s[i]; {
+		case c == '\\' && i+2 < len(s):
+			i++
+			b.WriteByte(s[i])
+		case c == '\\' || c == '`':
+			return "", false
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), true
 }
 
 // query runs a SurrealQL read and returns the last statement's result.

@@ -242,7 +242,9 @@ func (e *Engine) planScan(ctx context.Context, sel *pg_query.SelectStmt, items [
 			sc.cols = append(sc.cols, i)
 		}
 	}
-	alone := len(sel.FromClause) == 1 && len(items) == 1
+	// alone: the scan is the whole FROM clause (items leave out
+	// subqueries and functions, which a join can filter rows by).
+	alone := len(sel.FromClause) == 1 && sel.FromClause[0].GetRangeVar() != nil
 	where := conjuncts(sel.WhereClause)
 	pushedAll := true
 	for _, c := range where {

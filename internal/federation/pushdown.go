@@ -181,12 +181,21 @@ func (e *Engine) planBindJoin(sel *pg_query.SelectStmt, items []*fromItem, it *f
 		if len(own) == 0 {
 			continue // not known to be selective
 		}
-		if v, ok := equalsOperand(own, f[1]); ok {
+		// Not for text: the PostgreSQL column may compare otherwise than
+		// text (char(n) ignores trailing blanks), the key query is exact.
+		if v, ok := equalsOperand(own, f[1]); ok && col.Type != "text" {
 			// pg.col = value and col = pg.col: the keys are at most that
 			// value, no need to ask PostgreSQL.
 			return &bindJoin{col: col, direct: &v, sql: deparseExpr(c)}
 		}
-		keySQL, params, err := keyQuery(pg, other, own, e.o.Config.BindJoinCap+1)
+		key := other
+		if col.Type == "text" {
+			// the keys as text = compares them: a char(n) key without
+			// its padding
+			key = &pg_query.Node{Node: &pg_query.Node_TypeCast{TypeCast: &pg_query.TypeCast{
+				Arg: other, TypeName: &pg_query.TypeName{Names: []*pg_query.Node{pg_query.MakeStrNode("text")}, Typemod: -1}}}}
+		}
+		keySQL, params, err := keyQuery(pg, key, own, e.o.Config.BindJoinCap+1)
 		if err != nil {
 			continue
 		}

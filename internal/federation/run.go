@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/surrealdb/surrealdb.go/pkg/models"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
@@ -174,7 +175,12 @@ func (e *Engine) runPassthrough(ctx context.Context, pt *passthrough, params []a
 	}
 	vars := map[string]any{}
 	for _, a := range pt.args {
-		vars[a.name] = a.resolve(params)
+		v := a.resolve(params)
+		if t, ok := v.(time.Time); ok {
+			// the SDK sends a plain time.Time without its fraction of a second
+			v = models.CustomDateTime{Time: t}
+		}
+		vars[a.name] = v
 	}
 	r := surrealRead{sql: sql, vars: vars}
 	t := timeNow()
