@@ -139,6 +139,8 @@ type Statement struct {
 	scans   []*scan
 	funcs   []*passthrough
 	aggs    []*aggScan
+	// vanished are client parameters only surreal.query() uses.
+	vanished map[int]bool
 }
 
 // Prepare plans sql. It returns nil and no error when sql reads no
@@ -169,6 +171,11 @@ func (s *Statement) NumParams() int { return s.nparams }
 // args are the rewritten statement's arguments.
 func (s *Statement) args(params, inputs []any) []any {
 	out := slices.Clone(params[:min(len(params), s.nparams)])
+	for k := range s.vanished {
+		if k <= len(out) {
+			out[k-1] = nil // only SurrealDB uses it (keepParams)
+		}
+	}
 	return append(out, inputs...)
 }
 

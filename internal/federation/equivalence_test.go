@@ -1213,17 +1213,12 @@ func TestEquivalenceBindJoinCap(t *testing.T) {
 	}
 }
 
-// TestEquivalenceKnownBugs holds what the federation still gets wrong,
-// for the lead to fix; it fails until then.
-//
-// A client parameter whose only use is as a surreal.query() argument
-// disappears from the rewritten statement (the call becomes
-// jsonb_to_recordset($n::jsonb)), but it is still sent to PostgreSQL as
-// $k, which cannot infer its type: 42P18 "could not determine data type
-// of parameter $1". Typing it elsewhere ($1::bigint IS NOT NULL) works
-// around it. Not a small fix: the rewritten statement's numbering
-// ($1..$n, then the inputs) is a contract with the wire server.
-func TestEquivalenceKnownBugs(t *testing.T) {
+// TestEquivalencePassthroughParams: a client parameter whose only use is
+// as a surreal.query() argument vanishes with the call from the rewritten
+// statement; PostgreSQL must still be able to run it (it failed with
+// 42P18 "could not determine data type of parameter $1" before
+// Statement.keepParams).
+func TestEquivalencePassthroughParams(t *testing.T) {
 	t.Parallel()
 	env := newEqEnv(t)
 	id := env.busiest(1)[0]

@@ -64,6 +64,10 @@ type passthrough struct {
 	query operand
 	args  []namedOperand
 	cols  []colDef
+	// node and alias are its replacement in the statement, redone by
+	// keepParams.
+	node  *pg_query.Node
+	alias string
 }
 
 type namedOperand struct {
@@ -131,6 +135,7 @@ func (e *Engine) plan(ctx context.Context, tree *pg_query.ParseResult, explain b
 					return false
 				}
 				st.funcs = append(st.funcs, pt)
+				pt.node, pt.alias = it.node, it.alias
 				replaceWithRows(it.node, next, it.alias, pt.cols)
 			}
 		}
@@ -143,6 +148,7 @@ func (e *Engine) plan(ctx context.Context, tree *pg_query.ParseResult, explain b
 	if err := checkLeftovers(tree); err != nil {
 		return nil, err
 	}
+	st.keepParams(tree)
 	stripSurrealQualifiers(tree)
 	out, err := pg_query.Deparse(tree)
 	if err != nil {
@@ -321,14 +327,71 @@ func (sc *scan) columnDefs() []colDef {
 	return out
 }
 
+// keepParams keeps every client parameter in the rewritten statement: one
+// used only as a surreal.query() argument would vanish with the call,
+// and PostgreSQL cannot run a statement with a parameter it cannot type
+// (42P18). Such a parameter is referenced as $k::text inside the call's
+// replacement, where it changes nothing, and PostgreSQL is sent NULL for
+// it (args): SurrealDB got its value.
+func (st *Statement) keepParams(tree *pg_query.ParseResult) {
+	used := map[int]bool{}
+	walk(tree.ProtoReflect(), func(n *pg_query.Node) bool {
+		if p := n.GetParamRef(); p != nil {
+			used[int(p.Number)] = true
+		}
+		return true
+	})
+	for _, pt := range st.funcs {
+		var extra []int
+		for _, o := range append([]operand{pt.query}, argOperands(pt.args)...) {
+			if o.param > 0 && !used[o.param] {
+				used[o.param] = true
+				extra = append(extra, o.param)
+			}
+		}
+		if len(extra) == 0 {
+			continue
+		}
+		if st.vanished == nil {
+			st.vanished = map[int]bool{}
+		}
+		for _, k := range extra {
+			st.vanished[k] = true
+		}
+		replaceWithRowsRefs(pt.node, pt.input, pt.alias, pt.cols, extra)
+	}
+}
+
+func argOperands(args []namedOperand) []operand {
+	out := make([]operand, len(args))
+	for i, a := range args {
+		out[i] = a.operand
+	}
+	return out
+}
+
 // replaceWithRows replaces a FROM item by
 // jsonb_to_recordset($input::jsonb) AS alias(columns).
 func replaceWithRows(n *pg_query.Node, input int, alias string, cols []colDef) {
+	replaceWithRowsRefs(n, input, alias, cols, nil)
+}
+
+// replaceWithRowsRefs is replaceWithRows with the parameters refs
+// mentioned (and ignored) in the function's argument.
+func replaceWithRowsRefs(n *pg_query.Node, input int, alias string, cols []colDef, refs []int) {
 	defs := make([]string, len(cols))
 	for i, c := range cols {
 		defs[i] = postgres.Ident(c.name) + " " + c.typ
 	}
-	q := fmt.Sprintf("SELECT * FROM jsonb_to_recordset($%d::jsonb) AS %s(%s)", input, postgres.Ident(alias), strings.Join(defs, ", "))
+	arg := fmt.Sprintf("$%d::jsonb", input)
+	if len(refs) > 0 {
+		texts := make([]string, len(refs))
+		for i, k := range refs {
+			texts[i] = fmt.Sprintf("$%d::text", k)
+		}
+		arg = fmt.Sprintf("COALESCE(%s, to_jsonb(ARRAY[%s]))", arg, strings.Join(texts, ", "))
+	}
+	q := fmt.Sprintf("SELECT * FROM jsonb_to_recordset(%s) AS %s(%s)", arg, postgres.Ident(alias), strings.Join(defs, ", "))
 	t, err := pg_query.Parse(q)
 	if err != nil {
 		panic(fmt.Sprintf("federation: the replacement %q does not parse: %v", q, err))
