@@ -93,19 +93,25 @@ func (v *validator) federation(f Federation) {
 			v.fail(key+".name", "table %q is listed twice; merge the entries", t.Name)
 		}
 		seen[t.Name] = true
-		cols := map[string]bool{"id": true, "doc": true}
-		for j, c := range t.Columns {
-			ck := fmt.Sprintf("%s.columns[%d]", key, j)
-			if !v.required(ck+".name", c.Name) {
-				continue
-			}
-			if cols[c.Name] {
-				v.fail(ck+".name", "column %q is taken (id and doc are the record id and the document; names must be unique)", c.Name)
-			}
-			cols[c.Name] = true
-			if c.Type != "" {
-				v.oneOf(ck+".type", c.Type, ReverseColumnTypes...)
-			}
+		v.extractedColumns(key, t.Columns)
+	}
+}
+
+// extractedColumns checks the columns extracted from a schemaless table
+// (reverse.tables[].columns, federation.tables[].columns).
+func (v *validator) extractedColumns(key string, columns []ReverseColumn) {
+	cols := map[string]bool{"id": true, "doc": true}
+	for j, c := range columns {
+		ck := fmt.Sprintf("%s.columns[%d]", key, j)
+		if !v.required(ck+".name", c.Name) {
+			continue
+		}
+		if cols[c.Name] {
+			v.fail(ck+".name", "column %q is taken (id and doc are the record id and the document; names must be unique)", c.Name)
+		}
+		cols[c.Name] = true
+		if c.Type != "" {
+			v.oneOf(ck+".type", c.Type, ReverseColumnTypes...)
 		}
 	}
 }
@@ -153,20 +159,7 @@ func (v *validator) reverse(r Reverse) {
 		if t.Conflict != "" {
 			v.oneOf(key+".conflict", t.Conflict, "postgres", "surreal", "last_writer_wins")
 		}
-		cols := map[string]bool{"id": true, "doc": true}
-		for j, c := range t.Columns {
-			ck := fmt.Sprintf("%s.columns[%d]", key, j)
-			if !v.required(ck+".name", c.Name) {
-				continue
-			}
-			if cols[c.Name] {
-				v.fail(ck+".name", "column %q is taken (id and doc are the record id and the document; names must be unique)", c.Name)
-			}
-			cols[c.Name] = true
-			if c.Type != "" {
-				v.oneOf(ck+".type", c.Type, ReverseColumnTypes...)
-			}
-		}
+		v.extractedColumns(key, t.Columns)
 	}
 }
 

@@ -142,32 +142,43 @@ func valueOperand(n *pg_query.Node, col mapping.ShapeColumn) (operand, bool) {
 	return operand{}, false
 }
 
+// joinEquality matches `sc.col = alias.column` (either way round) with a
+// scan column whose values can be looked up by key: of an exact int or
+// string kind, or the record id. It returns the column, the other side
+// and that side's [alias, column].
+func joinEquality(c *pg_query.Node, sc *scan) (mapping.ShapeColumn, *pg_query.Node, []string, bool) {
+	a := c.GetAExpr()
+	if a == nil || a.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(a.Name) != 1 || strs(a.Name)[0] != "=" {
+		return mapping.ShapeColumn{}, nil, nil, false
+	}
+	col, ok := scanColumn(a.Lexpr, sc, false)
+	other := a.Rexpr
+	if !ok {
+		if col, ok = scanColumn(a.Rexpr, sc, false); !ok {
+			return mapping.ShapeColumn{}, nil, nil, false
+		}
+		other = a.Lexpr
+	}
+	if col.Exact != "int" && col.Exact != "string" && !(col.Key && len(sc.table.shape.KeyColumns()) == 1) {
+		return mapping.ShapeColumn{}, nil, nil, false
+	}
+	ref := other.GetColumnRef()
+	if ref == nil || len(ref.Fields) != 2 {
+		return mapping.ShapeColumn{}, nil, nil, false
+	}
+	return col, other, strs(ref.Fields), true
+}
+
 // planBindJoin looks for an equality between a scan column and a column
 // of a PostgreSQL table that the WHERE clause restricts: the keys that
 // table yields are then fetched first, and only matching records read.
 func (e *Engine) planBindJoin(sel *pg_query.SelectStmt, items []*fromItem, it *fromItem, where []*pg_query.Node, ctes map[string]bool, sc *scan) *bindJoin {
 	cands := append(append([]*pg_query.Node{}, where...), it.quals...)
 	for _, c := range cands {
-		a := c.GetAExpr()
-		if a == nil || a.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(a.Name) != 1 || strs(a.Name)[0] != "=" {
-			continue
-		}
-		col, ok := scanColumn(a.Lexpr, sc, false)
-		other := a.Rexpr
+		col, other, f, ok := joinEquality(c, sc)
 		if !ok {
-			if col, ok = scanColumn(a.Rexpr, sc, false); !ok {
-				continue
-			}
-			other = a.Lexpr
-		}
-		if col.Exact != "int" && col.Exact != "string" && !(col.Key && len(sc.table.shape.KeyColumns()) == 1) {
 			continue
 		}
-		ref := other.GetColumnRef()
-		if ref == nil || len(ref.Fields) != 2 {
-			continue
-		}
-		f := strs(ref.Fields)
 		pg := findItem(items, f[0])
 		if pg == nil || pg.rv == nil || pg.nullable || isSurreal(pg.rv) || (pg.rv.Schemaname == "" && ctes[pg.rv.Relname]) {
 			continue
@@ -307,31 +318,16 @@ var parseVersion = func() int32 {
 // the user's id from PostgreSQL), then those friends' reviews.
 func chainBindJoins(sel *pg_query.SelectStmt, items []*fromItem, local map[*fromItem]*scan) {
 	where := conjuncts(sel.WhereClause)
-	for it, sc := range local {
-		if sc.bind != nil {
+	for _, it := range items { // in FROM order, so the plan is the same every time
+		sc := local[it]
+		if sc == nil || sc.bind != nil {
 			continue
 		}
 		for _, c := range append(append([]*pg_query.Node{}, where...), it.quals...) {
-			a := c.GetAExpr()
-			if a == nil || a.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(a.Name) != 1 || strs(a.Name)[0] != "=" {
-				continue
-			}
-			col, ok := scanColumn(a.Lexpr, sc, false)
-			other := a.Rexpr
+			col, _, f, ok := joinEquality(c, sc)
 			if !ok {
-				if col, ok = scanColumn(a.Rexpr, sc, false); !ok {
-					continue
-				}
-				other = a.Lexpr
-			}
-			if col.Exact != "int" && col.Exact != "string" && !(col.Key && len(sc.table.shape.KeyColumns()) == 1) {
 				continue
 			}
-			ref := other.GetColumnRef()
-			if ref == nil || len(ref.Fields) != 2 {
-				continue
-			}
-			f := strs(ref.Fields)
 			srcItem := findItem(items, f[0])
 			src := local[srcItem]
 			if src == nil || src == sc || srcItem.nullable || (src.bind == nil && len(src.preds) == 0) || dependsOn(src, sc) {
