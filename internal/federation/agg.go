@@ -264,21 +264,13 @@ func (a *aggScan) rowsJSON(result any) (string, int, error) {
 	if !a.grouped && len(groups) == 0 {
 		groups = []any{map[string]any{}} // an aggregate over no rows is one row
 	}
-	var b strings.Builder
-	b.WriteByte('[')
-	for n, g := range groups {
+	var w rowsWriter
+	for _, g := range groups {
 		m, ok := g.(map[string]any)
 		if !ok {
 			return "", 0, pgError(codeSurreal, "SurrealDB returned a %T for a group", g)
 		}
-		if n > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('{')
 		for i, o := range a.outs {
-			if i > 0 {
-				b.WriteByte(',')
-			}
 			var v any
 			switch {
 			case o.key >= 0:
@@ -304,14 +296,11 @@ func (a *aggScan) rowsJSON(result any) (string, int, error) {
 			if err != nil {
 				return "", 0, pgError("22000", "aggregate %s over SurrealDB table %s: %v", o.name, a.table.name, err)
 			}
-			writeJSONString(&b, "c"+itoa(i))
-			b.WriteByte(':')
-			writeJSONValue(&b, out, false)
+			w.field("c"+itoa(i), out, false)
 		}
-		b.WriteByte('}')
+		w.endRow()
 	}
-	b.WriteByte(']')
-	return b.String(), len(groups), nil
+	return w.String(), len(groups), nil
 }
 
 // normalizeInt turns the CBOR decoder's unsigned integers into int64.

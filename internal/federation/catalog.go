@@ -64,7 +64,7 @@ func (c *catalog) table(ctx context.Context, name string) (*tableDef, error) {
 		return e.def, nil
 	}
 	var def source.Definition
-	err := c.pool.Do(ctx, func(cl *surreal.Client) (err error) {
+	err := c.pool.Do(ctx, func(ctx context.Context, cl *surreal.Client) (err error) {
 		def, err = source.Describe(ctx, cl, name)
 		return err
 	})

@@ -367,7 +367,7 @@ func unbacktick(s string) (string, bool) {
 // query runs a SurrealQL read and returns the last statement's result.
 func (e *Engine) surrealQuery(ctx context.Context, r surrealRead) (any, error) {
 	var res *[]surrealdb.QueryResult[any]
-	err := e.o.Surreal.Do(ctx, func(cl *surreal.Client) (err error) {
+	err := e.o.Surreal.Do(ctx, func(ctx context.Context, cl *surreal.Client) (err error) {
 		res, err = surrealdb.Query[any](ctx, cl.DB, r.sql, r.vars)
 		return err
 	})
@@ -396,9 +396,8 @@ func (e *Engine) surrealQuery(ctx context.Context, r surrealRead) (any, error) {
 func (sc *scan) rowsJSON(result any) (string, int, error) {
 	recs, _ := result.([]any)
 	tops := sc.tops()
-	var b strings.Builder
-	b.WriteByte('[')
-	for n, r := range recs {
+	var w rowsWriter
+	for _, r := range recs {
 		rec, ok := r.(map[string]any)
 		if arr, isArr := r.([]any); isArr && tops != nil && len(arr) == len(tops) {
 			rec, ok = make(map[string]any, len(tops)), true
@@ -415,23 +414,62 @@ func (sc *scan) rowsJSON(result any) (string, int, error) {
 		if err != nil {
 			return "", 0, pgError("22000", "%v", err)
 		}
-		if n > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('{')
 		for j, i := range sc.cols {
-			if j > 0 {
-				b.WriteByte(',')
-			}
 			c := sc.table.cols[i]
-			writeJSONString(&b, c.Name)
-			b.WriteByte(':')
-			writeJSONValue(&b, vals[j], c.JSON)
+			w.field(c.Name, vals[j], c.JSON)
 		}
-		b.WriteByte('}')
+		w.endRow()
 	}
-	b.WriteByte(']')
-	return b.String(), len(recs), nil
+	return w.String(), len(recs), nil
+}
+
+// rowsWriter writes an input's rows: a jsonb array of one object per row.
+type rowsWriter struct {
+	b     strings.Builder
+	rows  int
+	inRow bool
+	cols  int // of the row being written
+}
+
+// field adds a column to the current row (see writeJSONValue for raw).
+func (w *rowsWriter) field(name string, v any, raw bool) {
+	w.begin()
+	if w.cols > 0 {
+		w.b.WriteByte(',')
+	}
+	w.cols++
+	writeJSONString(&w.b, name)
+	w.b.WriteByte(':')
+	writeJSONValue(&w.b, v, raw)
+}
+
+func (w *rowsWriter) begin() {
+	if w.inRow {
+		return
+	}
+	if w.rows == 0 {
+		w.b.WriteByte('[')
+	} else {
+		w.b.WriteByte(',')
+	}
+	w.b.WriteByte('{')
+	w.inRow, w.cols = true, 0
+}
+
+// endRow closes the current row.
+func (w *rowsWriter) endRow() {
+	w.begin()
+	w.b.WriteByte('}')
+	w.inRow = false
+	w.rows++
+}
+
+// String is the array.
+func (w *rowsWriter) String() string {
+	if w.rows == 0 {
+		return "[]"
+	}
+	return w.b.String() + "]"
 }
 
 // writeJSONValue writes a column value: NULL, JSON text as is (json

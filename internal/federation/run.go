@@ -228,18 +228,10 @@ func (pt *passthrough) rowsJSON(result any) (string, int, error) {
 	default:
 		items = []any{x}
 	}
-	var b strings.Builder
-	b.WriteByte('[')
-	for n, it := range items {
-		if n > 0 {
-			b.WriteByte(',')
-		}
+	var w rowsWriter
+	for _, it := range items {
 		obj, isObj := it.(map[string]any)
-		b.WriteByte('{')
-		for j, c := range pt.cols {
-			if j > 0 {
-				b.WriteByte(',')
-			}
+		for _, c := range pt.cols {
 			var v any
 			switch {
 			case isObj:
@@ -253,14 +245,11 @@ func (pt *passthrough) rowsJSON(result any) (string, int, error) {
 			if err != nil {
 				return "", 0, pgError("22000", "surreal.query() column %s (%s): %v", c.name, c.typ, err)
 			}
-			writeJSONString(&b, c.name)
-			b.WriteByte(':')
-			writeJSONValue(&b, out, c.typ == "jsonb" || c.typ == "json")
+			w.field(c.name, out, c.typ == "jsonb" || c.typ == "json")
 		}
-		b.WriteByte('}')
+		w.endRow()
 	}
-	b.WriteByte(']')
-	return b.String(), len(items), nil
+	return w.String(), len(items), nil
 }
 
 func describeValue(v any) string { return fmt.Sprintf("%T", v) }

@@ -72,7 +72,7 @@ func (e *Engine) appliedLSN(ctx context.Context) (uint64, error) {
 		return e.cache.applied(ctx)
 	}
 	var res *[]surrealdb.QueryResult[[]sink.Position]
-	err := e.o.Surreal.Do(ctx, func(cl *surreal.Client) (err error) {
+	err := e.o.Surreal.Do(ctx, func(ctx context.Context, cl *surreal.Client) (err error) {
 		res, err = surrealdb.Query[[]sink.Position](ctx, cl.DB,
 			"SELECT lsn FROM type::record($t, $slot)", map[string]any{"t": sink.PositionTable, "slot": e.o.Slot})
 		return err

@@ -27,17 +27,43 @@ func fixReadErrors() {
 			if err != nil {
 				return nil, err
 			}
-			return &closingConn{Conn: c}, nil
+			st, _ := ctx.Value(connStateKey{}).(*connState)
+			return &closingConn{Conn: c, st: st}, nil
 		}
 	})
 }
 
-type closingConn struct{ net.Conn }
+// connState tells a Client that its connection died: requests already
+// sent on it would otherwise wait for surreal.timeout (the SDK does not
+// fail them when its read loop ends).
+type connState struct {
+	once sync.Once
+	dead chan struct{}
+}
+
+func newConnState() *connState { return &connState{dead: make(chan struct{})} }
+
+func (s *connState) died() {
+	if s != nil {
+		s.once.Do(func() { close(s.dead) })
+	}
+}
+
+// connStateKey carries a *connState from Dial to the dialer.
+type connStateKey struct{}
+
+type closingConn struct {
+	net.Conn
+	st *connState
+}
 
 func (c *closingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		err = fmt.Errorf("%w (%v)", net.ErrClosed, err)
+	if err != nil {
+		c.st.died()
+		if !errors.Is(err, net.ErrClosed) {
+			err = fmt.Errorf("%w (%v)", net.ErrClosed, err)
+		}
 	}
 	return n, err
 }

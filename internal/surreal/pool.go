@@ -3,6 +3,7 @@ package surreal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -71,18 +72,53 @@ func (p *Pool) Replace(ctx context.Context, broken *Client) (*Client, error) {
 }
 
 // Do runs fn with a client; when the connection turns out broken it
-// reconnects that client and runs fn once more.
-func (p *Pool) Do(ctx context.Context, fn func(*Client) error) error {
+// reconnects that client and runs fn once more. fn's context is also
+// cancelled the moment the client's connection dies, so a request sent
+// on it does not wait for surreal.timeout.
+func (p *Pool) Do(ctx context.Context, fn func(context.Context, *Client) error) error {
 	cl := p.Get()
-	err := fn(cl)
-	if err == nil || !IsConnError(err) || ctx.Err() != nil {
+	err := runWatched(ctx, cl, fn)
+	if err == nil || ctx.Err() != nil || !(IsConnError(err) || isDead(cl)) {
 		return err
 	}
 	fresh, rerr := p.Replace(ctx, cl)
 	if rerr != nil {
 		return err
 	}
-	return fn(fresh)
+	return runWatched(ctx, fresh, fn)
+}
+
+// runWatched runs fn with a context cancelled when cl's connection dies.
+func runWatched(ctx context.Context, cl *Client, fn func(context.Context, *Client) error) error {
+	if cl.dead == nil {
+		return fn(ctx, cl)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-cl.dead:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	err := fn(wctx, cl)
+	if err != nil && isDead(cl) && ctx.Err() == nil {
+		return fmt.Errorf("%w: the connection to SurrealDB was lost (%v)", net.ErrClosed, err)
+	}
+	return err
+}
+
+func isDead(cl *Client) bool {
+	if cl.dead == nil {
+		return false
+	}
+	select {
+	case <-cl.dead:
+		return true
+	default:
+		return false
+	}
 }
 
 // Close closes every connection.

@@ -107,7 +107,7 @@ func TestPoolReconnects(t *testing.T) {
 		t.Fatalf("a query on a closed connection: %v, want a connection error", err)
 	}
 	var got any
-	err = p.Do(ctx, func(c *surreal.Client) error {
+	err = p.Do(ctx, func(ctx context.Context, c *surreal.Client) error {
 		res, err := surrealdb.Query[int](ctx, c.DB, "RETURN 41 + 1", nil)
 		if err == nil {
 			got = (*res)[0].Result
@@ -122,7 +122,7 @@ func TestPoolReconnects(t *testing.T) {
 	}
 	// A refused statement is not a connection error: no reconnect.
 	before := p.Get()
-	err = p.Do(ctx, func(c *surreal.Client) error {
+	err = p.Do(ctx, func(ctx context.Context, c *surreal.Client) error {
 		_, err := surrealdb.Query[any](ctx, c.DB, "SELECT * FROM", nil)
 		return err
 	})
