@@ -64,3 +64,39 @@ WHERE u.id = $1 GROUP BY u.name, f.b ORDER BY f.b`
 		})
 	}
 }
+
+// TestBindJoinBatches: more join keys than one read takes are read in
+// batches, and the rows put together are the whole answer.
+func TestBindJoinBatches(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, config.Default().Federation)
+	ref := newFixture(t, config.Default().Federation)
+	acc := "CREATE TABLE acct (id bigint PRIMARY KEY, region text); INSERT INTO acct SELECT g, CASE WHEN g % 4 = 0 THEN 'eu' ELSE 'us' END FROM generate_series(1, 3000) g;"
+	f.pgExec(t, acc)
+	ref.pgExec(t, acc+`CREATE SCHEMA surreal; CREATE TABLE surreal.event (id text, acct bigint, n bigint);
+INSERT INTO surreal.event SELECT g::text, (g * 7) % 3100 + 1, g FROM generate_series(1, 4000) g;`)
+	f.surrealExec(t, `DEFINE TABLE event SCHEMAFULL; DEFINE FIELD acct ON event TYPE int; DEFINE FIELD n ON event TYPE int;
+FOR $g IN 1..=4000 { CREATE type::record('event', $g) SET acct = ($g * 7) % 3100 + 1, n = $g; };`, nil)
+	q := "SELECT a.region, count(*), sum(e.n) FROM acct a JOIN surreal.event e ON e.acct = a.id WHERE a.region = $1 GROUP BY a.region"
+	ctx := context.Background()
+	for _, region := range []string{"us", "eu"} {
+		want, err := collect(ctx, ref.pg, q, []any{region})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.engine.Query(ctx, nil, q, []any{region}, QueryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got.Rows) != fmt.Sprint(want.Rows) {
+			t.Fatalf("region %s:\n got %v\nwant %v", region, got.Rows, want.Rows)
+		}
+	}
+	plan, err := f.engine.Query(ctx, nil, "EXPLAIN FEDERATED "+q, []any{"us"}, QueryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := strings.Join(plan.Explain, "\n"); !strings.Contains(text, "2250 keys read in batches of 1000") {
+		t.Fatalf("the 2,250 keys of region us were not read in batches:\n%s", text)
+	}
+}

@@ -156,7 +156,17 @@ func (e *Engine) runScan(ctx context.Context, q *lockedQuerier, sc *scan, params
 		}
 	}
 	t := timeNow()
-	text, rows, hit, err := e.cached(ctx, r, o, minLSN, func(res any) (string, int, error) { return sc.rowsJSON(res) })
+	convert := func(res any) (string, int, error) { return sc.rowsJSON(res) }
+	var text string
+	var rows int
+	var hit bool
+	var err error
+	if len(keys) > bindBatch {
+		text, rows, hit, err = e.batchedRead(ctx, sc, params, keys, o, minLSN, convert)
+		notes = append(notes, fmt.Sprintf("%d keys read in batches of %d", len(keys), bindBatch))
+	} else {
+		text, rows, hit, err = e.cached(ctx, r, o, minLSN, convert)
+	}
 	if err != nil {
 		return "", nil, err
 	}
@@ -164,6 +174,48 @@ func (e *Engine) runScan(ctx context.Context, q *lockedQuerier, sc *scan, params
 	st.notes = append(st.notes, cacheNote(e.cache != nil && !o.NoCache, hit))
 	e.metrics.surrealRows.Add(float64(rows))
 	return text, append(steps, st), nil
+}
+
+// bindBatch is the most join keys one SurrealDB read takes; more are
+// read in several (concurrent) reads whose rows are put together.
+const bindBatch = 1000
+
+// batchedRead reads a scan's rows for many keys, bindBatch at a time.
+func (e *Engine) batchedRead(ctx context.Context, sc *scan, params, keys []any, o QueryOptions, minLSN uint64, convert func(any) (string, int, error)) (string, int, bool, error) {
+	n := (len(keys) + bindBatch - 1) / bindBatch
+	texts := make([]string, n)
+	counts := make([]int, n)
+	hits := make([]bool, n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i := range n {
+		chunk := keys[i*bindBatch : min(len(keys), (i+1)*bindBatch)]
+		g.Go(func() error {
+			r, _ := sc.read(params, chunk)
+			var err error
+			texts[i], counts[i], hits[i], err = e.cached(gctx, r, o, minLSN, convert)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", 0, false, err
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	total, allHit := 0, true
+	for i, t := range texts {
+		body := strings.TrimSuffix(strings.TrimPrefix(t, "["), "]")
+		if body != "" {
+			if total > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(body)
+		}
+		total += counts[i]
+		allHit = allHit && hits[i]
+	}
+	b.WriteByte(']')
+	return b.String(), total, allHit, nil
 }
 
 // runPassthrough runs a surreal.query() call.
