@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/surrealdb/surrealdb.go/pkg/models"
 )
 
 // ShapeColumn describes one column of a ReverseShape for a reader that
@@ -29,10 +31,16 @@ type ShapeColumn struct {
 	Exact string
 }
 
-// ShapeColumns describes Columns, in order.
+// ShapeColumns describes Columns, in order. When the record id is split
+// into key columns (id_1, id_2, ... for a tuple id), a column "id" (text:
+// the whole id as SurrealQL writes it) comes first, so that every table
+// has an id column.
 func (s *ReverseShape) ShapeColumns() []ShapeColumn {
-	out := make([]ShapeColumn, len(s.cols))
-	for i, c := range s.cols {
+	var out []ShapeColumn
+	if s.splitID() {
+		out = append(out, ShapeColumn{Name: "id", Type: "text", Key: true})
+	}
+	for _, c := range s.cols {
 		sc := ShapeColumn{Name: c.name, Type: c.typ.sql, Key: c.from == fromKey, Doc: c.from == fromDoc, JSON: c.typ.kind == pgJSON, NotNull: c.notNull}
 		if c.from == fromField && len(c.paths) == 1 {
 			sc.Path = slices.Clone(c.paths[0])
@@ -40,9 +48,14 @@ func (s *ReverseShape) ShapeColumns() []ShapeColumn {
 				sc.Exact = exactKind(c.typ.kind)
 			}
 		}
-		out[i] = sc
+		out = append(out, sc)
 	}
 	return out
+}
+
+// splitID reports whether the key columns are parts of the record id.
+func (s *ReverseShape) splitID() bool {
+	return s.nkey > 1 || (s.nkey == 1 && s.cols[0].part >= 0)
 }
 
 func exactKind(k pgKind) string {
@@ -60,17 +73,33 @@ func exactKind(k pgKind) string {
 }
 
 // Values returns the values of the columns at idx (indexes into
-// Columns) for a record, as Row does: text in each column's format, or
-// nil for NULL.
+// ShapeColumns) for a record, as Row does: text in each column's format,
+// or nil for NULL.
 func (s *ReverseShape) Values(rec map[string]any, idx []int) ([]any, error) {
 	id, ok := rec["id"]
 	if !ok {
 		return nil, fmt.Errorf("surreal table %s: a record without an id", s.table)
 	}
+	off := 0
+	if s.splitID() {
+		off = 1
+	}
 	var key []any
 	out := make([]any, len(idx))
 	for j, i := range idx {
-		c := s.cols[i]
+		if off == 1 && i == 0 {
+			whole := normalize(id)
+			if r, ok := whole.(models.RecordID); ok {
+				whole = r.ID
+			}
+			text, err := idText(whole)
+			if err != nil {
+				return nil, s.recordError(id, "", err)
+			}
+			out[j] = text
+			continue
+		}
+		c := s.cols[i-off]
 		if c.from == fromKey {
 			if key == nil {
 				k, err := s.Key(id)
@@ -79,7 +108,7 @@ func (s *ReverseShape) Values(rec map[string]any, idx []int) ([]any, error) {
 				}
 				key = k
 			}
-			out[j] = key[i]
+			out[j] = key[i-off]
 			continue
 		}
 		v, err := s.value(c, id, rec)
