@@ -435,16 +435,18 @@ func (p *proxy) cut(stop bool) {
 func TestExplain(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, token, api.Options{}, nil)
-	code, out := s.query(t, map[string]any{"sql": "SELECT $1::int AS n", "params": []any{7}, "explain": true})
-	if code != http.StatusOK {
-		t.Fatalf("status %d: %v", code, out)
-	}
-	lines, ok := out["explain"].([]any)
-	if !ok || len(lines) == 0 {
-		t.Errorf("no explain lines: %v", out)
-	}
-	if _, ok := out["rows"]; ok {
-		t.Errorf("rows with explain: %v", out)
+	for _, sql := range []string{"SELECT $1::int AS n", "explain federated SELECT $1::int AS n"} {
+		code, out := s.query(t, map[string]any{"sql": sql, "params": []any{7}, "explain": true})
+		if code != http.StatusOK {
+			t.Fatalf("%s: status %d: %v", sql, code, out)
+		}
+		lines, ok := out["explain"].([]any)
+		if !ok || len(lines) == 0 {
+			t.Errorf("%s: no explain lines: %v", sql, out)
+		}
+		if _, ok := out["rows"]; ok {
+			t.Errorf("%s: rows with explain: %v", sql, out)
+		}
 	}
 }
 

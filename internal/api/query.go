@@ -58,7 +58,7 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 	}
 	sql := req.SQL
 	if req.Explain {
-		sql = "EXPLAIN FEDERATED " + sql
+		sql = federation.AsExplain(sql)
 	}
 	opts := federation.QueryOptions{Consistency: req.Consistency, NoCache: req.Cache != nil && !*req.Cache}
 

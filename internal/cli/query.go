@@ -151,7 +151,7 @@ func (a *app) runQuery(ctx context.Context, f queryFlags, sql string, params []a
 		return err
 	}
 	if f.explain {
-		sql = "EXPLAIN FEDERATED " + sql
+		sql = federation.AsExplain(sql)
 	}
 	res, err := engine.Query(ctx, nil, sql, params, federation.QueryOptions{Consistency: f.consistency, NoCache: f.noCache})
 	if err != nil {

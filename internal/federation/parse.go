@@ -37,6 +37,15 @@ func notSupported(format string, args ...any) *pgconn.PgError {
 
 var explainFederated = regexp.MustCompile(`(?is)^\s*explain\s+federated\b\s*`)
 
+// AsExplain returns sql as an EXPLAIN FEDERATED statement (unchanged if it
+// is one already).
+func AsExplain(sql string) string {
+	if explainFederated.MatchString(sql) {
+		return sql
+	}
+	return "EXPLAIN FEDERATED " + sql
+}
+
 // parse parses one statement. explain reports an EXPLAIN FEDERATED
 // prefix, which is removed (offset is its length, for error positions).
 func parse(sql string) (tree *pg_query.ParseResult, explain bool, offset int, err error) {
