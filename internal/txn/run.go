@@ -1,0 +1,233 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	surrealdb "github.com/surrealdb/surrealdb.go"
+)
+
+// TxOptions are one transaction's choices.
+type TxOptions struct {
+	// Isolation is the PostgreSQL part's level: read committed (the
+	// default), repeatable read or serializable.
+	Isolation string
+	// Timeout bounds the whole transaction, all attempts; default 30s.
+	Timeout time.Duration
+	// MaxAttempts overrides the coordinator's.
+	MaxAttempts int
+}
+
+// Tx is one attempt of a distributed transaction: a PostgreSQL
+// transaction and a SurrealDB interactive transaction, committed together
+// or not at all.
+type Tx struct {
+	pg  *pgxpool.Conn
+	sur *SurrealTx
+}
+
+// PG is the PostgreSQL part: statements run inside its transaction.
+func (t *Tx) PG() PG { return t.pg }
+
+// Surreal is the SurrealDB part.
+func (t *Tx) Surreal() *SurrealTx { return t.sur }
+
+// PG runs statements in the PostgreSQL part.
+type PG interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// SurrealTx runs SurrealQL in the SurrealDB part.
+type SurrealTx struct{ tx *surrealdb.Transaction }
+
+// Query runs SurrealQL (values in vars, never in the text) and returns
+// each statement's result; a statement SurrealDB refused is an error.
+func (s *SurrealTx) Query(ctx context.Context, sql string, vars map[string]any) ([]any, error) {
+	res, err := surrealdb.Query[any](ctx, s.tx, sql, vars)
+	if err != nil {
+		return nil, &surrealError{msg: err.Error()}
+	}
+	out := make([]any, len(*res))
+	for i, r := range *res {
+		if r.Status != "OK" {
+			return nil, &surrealError{msg: fmt.Sprintf("statement %d: %v", i+1, r.Result)}
+		}
+		out[i] = r.Result
+	}
+	return out, nil
+}
+
+// RunTx runs fn as one transaction over both databases: both parts commit
+// or neither does, even if this process, PostgreSQL or SurrealDB dies at
+// any instant (the resolver finishes what was decided). fn may be run
+// again (with a fresh Tx) after a serialization failure, a deadlock or a
+// SurrealDB write conflict, up to MaxAttempts; it must not have effects
+// outside the transaction.
+func (c *Coordinator) RunTx(ctx context.Context, o TxOptions, fn func(ctx context.Context, tx *Tx) error) error {
+	iso, err := isolation(o.Isolation)
+	if err != nil {
+		return err
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	attempts := o.MaxAttempts
+	if attempts <= 0 {
+		attempts = c.o.MaxAttempts
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		err := c.attempt(ctx, iso, fn)
+		if err == nil {
+			c.o.Metrics.Committed.Inc()
+			return nil
+		}
+		if !retryable(err) || attempt >= attempts || ctx.Err() != nil {
+			c.o.Metrics.Aborted.Inc()
+			if retryable(err) {
+				return fmt.Errorf("transaction gave up after %d attempts (raise the attempts, or make the transactions conflict less): %w", attempt, err)
+			}
+			return err
+		}
+		c.o.Metrics.Retried.Inc()
+		pause := time.Duration(float64(10*time.Millisecond) * float64(uint(1)<<min(attempt-1, 6)) * (0.5 + rand.Float64()))
+		select {
+		case <-ctx.Done():
+			c.o.Metrics.Aborted.Inc()
+			return fmt.Errorf("transaction timed out while waiting to retry: %w", err)
+		case <-time.After(pause):
+		}
+	}
+}
+
+// attempt runs fn once and commits: PREPARE TRANSACTION in PostgreSQL,
+// then the SurrealDB commit that also writes the commit decision (the
+// commit point), then COMMIT PREPARED.
+func (c *Coordinator) attempt(ctx context.Context, iso pgx.TxIsoLevel, fn func(context.Context, *Tx) error) (err error) {
+	if !c.leased() {
+		return errors.New("the transaction coordinator's lease is not renewed (is PostgreSQL reachable?): not starting a transaction it could not finish")
+	}
+	conn, err := c.o.PG.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL "+strings.ToUpper(string(iso))); err != nil {
+		return err
+	}
+	cl := c.o.Surreal.Get()
+	stx, err := cl.DB.Begin(ctx)
+	if err != nil {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		return &surrealError{msg: "beginning a transaction: " + err.Error()}
+	}
+	prepared := false
+	defer func() {
+		if err == nil || prepared {
+			return
+		}
+		bg := context.WithoutCancel(ctx)
+		_ = stx.Cancel(bg)
+		_, _ = conn.Exec(bg, "ROLLBACK")
+	}()
+	if err := fn(ctx, &Tx{pg: conn, sur: &SurrealTx{tx: stx}}); err != nil {
+		return err
+	}
+	gid := c.newGID()
+	t := time.Now()
+	if _, err := conn.Exec(ctx, "PREPARE TRANSACTION "+quoteLiteral(gid)); err != nil {
+		return err
+	}
+	prepared = true
+	c.o.Metrics.Phase.WithLabelValues("pg_prepare").Observe(time.Since(t).Seconds())
+	c.at(FaultAfterPGPrepare)
+
+	t = time.Now()
+	if err := c.surrealCommit(ctx, stx, gid); err != nil {
+		return c.afterFailedCommit(ctx, gid, err)
+	}
+	c.o.Metrics.Phase.WithLabelValues("surreal_commit").Observe(time.Since(t).Seconds())
+	c.at(FaultAfterSurrealCommit)
+
+	t = time.Now()
+	c.at(FaultBeforeCommitPrepared)
+	if _, err := c.o.PG.Exec(context.WithoutCancel(ctx), "COMMIT PREPARED "+quoteLiteral(gid)); err != nil && !strings.Contains(err.Error(), "does not exist") {
+		// Committed all the same: the decision is recorded, and the
+		// resolver finishes the PostgreSQL part.
+		c.o.Log.Warn("COMMIT PREPARED failed after the commit point; the resolver will finish it", "gid", gid, "err", err)
+		return nil
+	}
+	c.o.Metrics.Phase.WithLabelValues("pg_commit_prepared").Observe(time.Since(t).Seconds())
+	return nil
+}
+
+// surrealCommit writes the commit decision in the SurrealDB transaction
+// and commits it. The decision is a CREATE: if the resolver has fenced
+// the id with an abort record first, the CREATE (or the commit, if the
+// fence lands in between) fails, and nothing of the SurrealDB part is
+// applied.
+func (c *Coordinator) surrealCommit(ctx context.Context, stx *surrealdb.Transaction, gid string) error {
+	if !c.leased() {
+		_ = stx.Cancel(context.WithoutCancel(ctx))
+		return &definiteError{errors.New("the transaction coordinator's lease expired before the commit point")}
+	}
+	res, err := surrealdb.Query[any](ctx, stx, "CREATE type::record($t, $gid) SET decision = 'commit', at = time::now() RETURN NONE",
+		map[string]any{"t": DecisionTable, "gid": gid})
+	if err == nil && len(*res) > 0 && (*res)[0].Status != "OK" {
+		err = fmt.Errorf("%v", (*res)[0].Result)
+	}
+	if err != nil {
+		_ = stx.Cancel(context.WithoutCancel(ctx))
+		return &definiteError{&surrealError{msg: "writing the commit decision: " + err.Error()}}
+	}
+	c.at(pointDecisionWritten)
+	if err := stx.Commit(ctx); err != nil {
+		if strings.Contains(err.Error(), "conflict") || strings.Contains(err.Error(), "can be retried") {
+			return &definiteError{&surrealError{msg: "commit: " + err.Error()}}
+		}
+		return &surrealError{msg: "commit (outcome unknown): " + err.Error()}
+	}
+	return nil
+}
+
+// definiteError is a SurrealDB commit that surely did not happen.
+type definiteError struct{ err error }
+
+func (e *definiteError) Error() string { return e.err.Error() }
+func (e *definiteError) Unwrap() error { return e.err }
+
+// afterFailedCommit settles a transaction whose SurrealDB commit failed:
+// rolled back when the commit surely did not happen, else decided as the
+// resolver would (the decision record says; none means abort, fenced).
+func (c *Coordinator) afterFailedCommit(ctx context.Context, gid string, cause error) error {
+	bg := context.WithoutCancel(ctx)
+	var de *definiteError
+	if errors.As(cause, &de) {
+		if _, err := c.o.PG.Exec(bg, "ROLLBACK PREPARED "+quoteLiteral(gid)); err != nil {
+			c.o.Log.Warn("ROLLBACK PREPARED failed; the resolver will finish it", "gid", gid, "err", err)
+		}
+		return de.err
+	}
+	outcome, err := settle(bg, c.o, gid)
+	if err != nil {
+		return fmt.Errorf("%w; and settling its outcome failed (the resolver will retry): %v", cause, err)
+	}
+	if outcome == decisionCommit {
+		return nil
+	}
+	return fmt.Errorf("transaction rolled back: %w", cause)
+}
+
+// quoteLiteral quotes a SQL string literal (global ids are pgsurreal's own
+// hex and name characters; PREPARE TRANSACTION takes no parameters).
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
