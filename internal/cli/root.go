@@ -113,6 +113,7 @@ See pgsurreal.example.yaml for every key.`,
 		a.serveCommand(),
 		a.reverseCommand(),
 		a.queryCommand(),
+		a.txCommand(),
 		a.snapshotCommand(),
 		a.demoCommand(),
 	)

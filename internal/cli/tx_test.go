@@ -1,0 +1,63 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	surrealdb "github.com/surrealdb/surrealdb.go"
+
+	"github.com/pgsurreal/pgsurreal/internal/cli"
+	"github.com/pgsurreal/pgsurreal/internal/testenv"
+)
+
+// TestTxRecover: `pgsurreal tx recover` commits a prepared pgsurreal
+// transaction whose commit decision SurrealDB holds, rolls back an
+// undecided one of a coordinator without a lease (fencing it), and leaves
+// other prepared transactions alone.
+func TestTxRecover(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	pg, pool := env.NewPostgresPool(t)
+	su, cl := env.NewSurrealClient(t)
+	ctx := context.Background()
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "ROLLBACK PREPARED 'other:1'") })
+	for _, sql := range []string{
+		"CREATE TABLE t (id int PRIMARY KEY)",
+		"BEGIN; INSERT INTO t VALUES (1); PREPARE TRANSACTION 'pgsurreal:gone-1:aa'",
+		"BEGIN; INSERT INTO t VALUES (2); PREPARE TRANSACTION 'pgsurreal:gone-1:bb'",
+		"BEGIN; INSERT INTO t VALUES (3); PREPARE TRANSACTION 'other:1'",
+	} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	if _, err := surrealdb.Query[any](ctx, cl.DB, "CREATE type::record('_pgsurreal_tx', 'pgsurreal:gone-1:aa') SET decision = 'commit', at = time::now()", nil); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := cli.Main(append([]string{"tx", "recover"}, connFlags(pg, su)...), &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "in doubt: 2; committed: 1; rolled back: 1") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	var ids []int
+	rows, _ := pool.Query(ctx, "SELECT id FROM t ORDER BY id")
+	for rows.Next() {
+		var id int
+		_ = rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if len(ids) != 1 || ids[0] != 1 {
+		t.Fatalf("rows %v, want only the committed transaction's 1", ids)
+	}
+	res, err := surrealdb.Query[[]map[string]any](ctx, cl.DB, "SELECT decision FROM type::record('_pgsurreal_tx', 'pgsurreal:gone-1:bb')", nil)
+	if err != nil || len((*res)[0].Result) != 1 || (*res)[0].Result[0]["decision"] != "abort" {
+		t.Fatalf("the rolled-back transaction has no abort fence: %v %v", res, err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'other:1'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("another application's prepared transaction was touched: %d, %v", n, err)
+	}
+}
