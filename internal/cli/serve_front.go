@@ -15,6 +15,7 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/pgwire"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
+	"github.com/pgsurreal/pgsurreal/internal/txn"
 )
 
 // shutdownGrace is how long in-flight HTTP requests may finish once serve
@@ -81,8 +82,54 @@ func (a *app) startFront(ctx context.Context, reg *prometheus.Registry, queries 
 			f.stop()
 			return nil, err
 		}
+		if err := a.startResolver(ctx, reg, f); err != nil {
+			f.stop()
+			return nil, err
+		}
 	}
 	return f, nil
+}
+
+// resolveEvery is how often serve finishes in-doubt distributed
+// transactions (also once at start).
+const resolveEvery = 10 * time.Second
+
+// startResolver runs the distributed transactions' resolver next to the
+// engines: at start and every resolveEvery. A failed pass is logged and
+// retried; it does not stop serve.
+func (a *app) startResolver(ctx context.Context, reg *prometheus.Registry, f *front) error {
+	pg, err := postgres.Connect(ctx, a.cfg.Postgres)
+	if err != nil {
+		return fmt.Errorf("transaction resolver: %w", err)
+	}
+	f.closers = append(f.closers, pg.Close)
+	sp, err := surreal.NewPool(ctx, a.cfg.Surreal, a.log)
+	if err != nil {
+		return fmt.Errorf("transaction resolver: %w", err)
+	}
+	f.closers = append(f.closers, func() { _ = sp.Close(context.WithoutCancel(ctx)) })
+	o := txn.Options{PG: pg, Surreal: sp, Schema: a.cfg.Reverse.Schema, Log: a.log, Metrics: txn.NewMetrics(reg)}
+	f.runs = append(f.runs, namedRun{name: "transaction resolver", run: func(ctx context.Context) error {
+		t := time.NewTicker(resolveEvery)
+		defer t.Stop()
+		for {
+			rep, err := txn.Recover(ctx, o)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case err != nil:
+				a.log.Warn("transaction resolver pass failed; retrying", "err", err)
+			case rep.Committed+rep.RolledBack > 0:
+				a.log.Info("finished in-doubt distributed transactions", "committed", rep.Committed, "rolled_back", rep.RolledBack, "waiting", rep.Waiting)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}})
+	return nil
 }
 
 // openInvalidator connects the change streams to the federation cache
