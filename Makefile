@@ -53,7 +53,7 @@ bench-devserver: deps
 # The Go benchmarks run against the shared test stack (started if needed
 # and then stopped again; left alone if it was running). Scale them with
 # BENCH_FLAGS, e.g. make bench-snapshot BENCH_FLAGS="-rows 200000".
-.PHONY: bench-snapshot bench-streaming bench-reverse bench-federation
+.PHONY: bench-snapshot bench-streaming bench-reverse bench-federation bench-tx
 BENCH_FLAGS ?=
 
 bench-snapshot:
@@ -67,6 +67,9 @@ bench-reverse:
 
 bench-federation:
 	$(GO) run ./bench/federation $(BENCH_FLAGS)
+
+bench-tx:
+	$(GO) run ./bench/tx $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin
