@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	surrealdb "github.com/surrealdb/surrealdb.go"
+
+	"github.com/pgsurreal/pgsurreal/internal/surreal"
 )
 
 // TxOptions are one transaction's choices.
@@ -46,12 +48,33 @@ type PG interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// SurrealTx runs SurrealQL in the SurrealDB part.
-type SurrealTx struct{ tx *surrealdb.Transaction }
+// SurrealTx is the SurrealDB part. Query runs statements at once, inside
+// a SurrealDB interactive transaction begun on first use; Exec queues
+// write statements whose results the caller does not need, to run at
+// commit in the same SurrealDB transaction as the commit decision. A part
+// made only of Exec statements costs one SurrealDB round trip in all.
+type SurrealTx struct {
+	cl    *surreal.Client
+	tx    *surrealdb.Transaction // nil until the first Query
+	queue []queued
+}
 
-// Query runs SurrealQL (values in vars, never in the text) and returns
-// each statement's result; a statement SurrealDB refused is an error.
+type queued struct {
+	sql  string
+	vars map[string]any
+}
+
+// Query runs SurrealQL now (values in vars, never in the text) and
+// returns each statement's result; a statement SurrealDB refused is an
+// error.
 func (s *SurrealTx) Query(ctx context.Context, sql string, vars map[string]any) ([]any, error) {
+	if s.tx == nil {
+		tx, err := s.cl.DB.Begin(ctx)
+		if err != nil {
+			return nil, &surrealError{msg: "beginning a transaction: " + err.Error()}
+		}
+		s.tx = tx
+	}
 	res, err := surrealdb.Query[any](ctx, s.tx, sql, vars)
 	if err != nil {
 		return nil, &surrealError{msg: err.Error()}
@@ -64,6 +87,29 @@ func (s *SurrealTx) Query(ctx context.Context, sql string, vars map[string]any) 
 		out[i] = r.Result
 	}
 	return out, nil
+}
+
+// Exec queues SurrealQL to run at commit, atomically with the rest of
+// the transaction. If it fails there, nothing of the transaction is
+// applied. Parameter names are shared by all queued statements: the same
+// name must mean the same value.
+func (s *SurrealTx) Exec(sql string, vars map[string]any) error {
+	for _, q := range s.queue {
+		for k, v := range vars {
+			if old, ok := q.vars[k]; ok && fmt.Sprint(old) != fmt.Sprint(v) {
+				return fmt.Errorf("SurrealQL parameter $%s is given two values by queued statements: rename one of them", k)
+			}
+		}
+	}
+	s.queue = append(s.queue, queued{sql: sql, vars: vars})
+	return nil
+}
+
+// cancel discards the interactive transaction, if any.
+func (s *SurrealTx) cancel(ctx context.Context) {
+	if s.tx != nil {
+		_ = s.tx.Cancel(ctx)
+	}
 }
 
 // RunTx runs fn as one transaction over both databases: both parts commit
@@ -125,22 +171,17 @@ func (c *Coordinator) attempt(ctx context.Context, iso pgx.TxIsoLevel, fn func(c
 	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL "+strings.ToUpper(string(iso))); err != nil {
 		return err
 	}
-	cl := c.o.Surreal.Get()
-	stx, err := cl.DB.Begin(ctx)
-	if err != nil {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
-		return &surrealError{msg: "beginning a transaction: " + err.Error()}
-	}
+	sur := &SurrealTx{cl: c.o.Surreal.Get()}
 	prepared := false
 	defer func() {
 		if err == nil || prepared {
 			return
 		}
 		bg := context.WithoutCancel(ctx)
-		_ = stx.Cancel(bg)
+		sur.cancel(bg)
 		_, _ = conn.Exec(bg, "ROLLBACK")
 	}()
-	if err := fn(ctx, &Tx{pg: conn, sur: &SurrealTx{tx: stx}}); err != nil {
+	if err := fn(ctx, &Tx{pg: conn, sur: sur}); err != nil {
 		return err
 	}
 	gid := c.newGID()
@@ -153,7 +194,7 @@ func (c *Coordinator) attempt(ctx context.Context, iso pgx.TxIsoLevel, fn func(c
 	c.at(FaultAfterPGPrepare)
 
 	t = time.Now()
-	if err := c.surrealCommit(ctx, stx, gid); err != nil {
+	if err := c.surrealCommit(ctx, sur, gid); err != nil {
 		return c.afterFailedCommit(ctx, gid, err)
 	}
 	c.o.Metrics.Phase.WithLabelValues("surreal_commit").Observe(time.Since(t).Seconds())
@@ -171,27 +212,60 @@ func (c *Coordinator) attempt(ctx context.Context, iso pgx.TxIsoLevel, fn func(c
 	return nil
 }
 
-// surrealCommit writes the commit decision in the SurrealDB transaction
-// and commits it. The decision is a CREATE: if the resolver has fenced
-// the id with an abort record first, the CREATE (or the commit, if the
-// fence lands in between) fails, and nothing of the SurrealDB part is
-// applied.
-func (c *Coordinator) surrealCommit(ctx context.Context, stx *surrealdb.Transaction, gid string) error {
+// surrealCommit runs the queued statements and writes the commit
+// decision in the SurrealDB transaction, and commits it: in the
+// interactive transaction if Query opened one, else as one
+// BEGIN ... COMMIT query. The decision is a CREATE: if the resolver has
+// fenced the id with an abort record first, the CREATE (or the commit,
+// if the fence lands in between) fails, and nothing of the SurrealDB part
+// is applied.
+func (c *Coordinator) surrealCommit(ctx context.Context, s *SurrealTx, gid string) error {
 	if !c.leased() {
-		_ = stx.Cancel(context.WithoutCancel(ctx))
+		s.cancel(context.WithoutCancel(ctx))
 		return &definiteError{errors.New("the transaction coordinator's lease expired before the commit point")}
 	}
-	res, err := surrealdb.Query[any](ctx, stx, "CREATE type::record($t, $gid) SET decision = 'commit', at = time::now() RETURN NONE",
-		map[string]any{"t": DecisionTable, "gid": gid})
-	if err == nil && len(*res) > 0 && (*res)[0].Status != "OK" {
-		err = fmt.Errorf("%v", (*res)[0].Result)
+	vars := map[string]any{"pgsurreal_tx_table": DecisionTable, "pgsurreal_tx_gid": gid}
+	var b strings.Builder
+	for _, q := range s.queue {
+		b.WriteString(q.sql)
+		b.WriteString(";\n")
+		for k, v := range q.vars {
+			vars[k] = v
+		}
+	}
+	b.WriteString("CREATE type::record($pgsurreal_tx_table, $pgsurreal_tx_gid) SET decision = 'commit', at = time::now() RETURN NONE;")
+	if s.tx == nil {
+		// One round trip: the statements, the decision and the commit.
+		res, err := surrealdb.Query[any](ctx, s.cl.DB, "BEGIN;\n"+b.String()+"\nCOMMIT;", vars)
+		if err != nil {
+			if surreal.IsConnError(err) || ctx.Err() != nil {
+				return &surrealError{msg: "commit (outcome unknown): " + err.Error()}
+			}
+			return &definiteError{&surrealError{msg: "commit: " + err.Error()}}
+		}
+		for i, r := range *res {
+			if r.Status != "OK" {
+				return &definiteError{&surrealError{msg: fmt.Sprintf("commit: statement %d: %v", i+1, r.Result)}}
+			}
+		}
+		c.at(pointDecisionWritten)
+		return nil
+	}
+	res, err := surrealdb.Query[any](ctx, s.tx, b.String(), vars)
+	if err == nil {
+		for i, r := range *res {
+			if r.Status != "OK" {
+				err = fmt.Errorf("statement %d: %v", i+1, r.Result)
+				break
+			}
+		}
 	}
 	if err != nil {
-		_ = stx.Cancel(context.WithoutCancel(ctx))
+		s.cancel(context.WithoutCancel(ctx))
 		return &definiteError{&surrealError{msg: "writing the commit decision: " + err.Error()}}
 	}
 	c.at(pointDecisionWritten)
-	if err := stx.Commit(ctx); err != nil {
+	if err := s.tx.Commit(ctx); err != nil {
 		if strings.Contains(err.Error(), "conflict") || strings.Contains(err.Error(), "can be retried") {
 			return &definiteError{&surrealError{msg: "commit: " + err.Error()}}
 		}

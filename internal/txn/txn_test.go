@@ -330,3 +330,48 @@ func TestRecoverFinishesDecided(t *testing.T) {
 }
 
 var errStop = errors.New("coordinator stopped here")
+
+// TestQueuedStatements: statements queued with Exec run at commit with the
+// decision, in one SurrealDB round trip; one SurrealDB refuses there
+// leaves nothing applied on either side.
+func TestQueuedStatements(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	c := f.coordinator(t)
+	ctx := context.Background()
+	queuedTransfer := func(id, amount int, bad bool) func(context.Context, *Tx) error {
+		return func(ctx context.Context, tx *Tx) error {
+			if _, err := tx.PG().Exec(ctx, "UPDATE acct SET bal = bal - $1 WHERE id = $2", amount, id); err != nil {
+				return err
+			}
+			if err := tx.Surreal().Exec("UPDATE type::record('acct', $id) SET bal += $amount", map[string]any{"id": id, "amount": amount}); err != nil {
+				return err
+			}
+			if bad {
+				return tx.Surreal().Exec("UPDATE type::record('acct', $id) SET bal = 'x'", map[string]any{"id": id})
+			}
+			return nil
+		}
+	}
+	if err := c.RunTx(ctx, TxOptions{}, queuedTransfer(2, 25, false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RunTx(ctx, TxOptions{}, queuedTransfer(2, 25, true)); err == nil {
+		t.Fatal("a refused queued statement committed")
+	}
+	if pg, sdb := f.balances(t, 2); pg != 75 || sdb != 125 {
+		t.Fatalf("PostgreSQL %d, SurrealDB %d; want 75 and 125 (the good transfer only)", pg, sdb)
+	}
+	if n := preparedCount(t, f); n != 0 {
+		t.Fatalf("%d prepared transactions left", n)
+	}
+	err := c.RunTx(ctx, TxOptions{}, func(ctx context.Context, tx *Tx) error {
+		if err := tx.Surreal().Exec("UPDATE acct:1 SET bal = $v", map[string]any{"v": 1}); err != nil {
+			return err
+		}
+		return tx.Surreal().Exec("UPDATE acct:2 SET bal = $v", map[string]any{"v": 2})
+	})
+	if err == nil || !strings.Contains(err.Error(), "$v is given two values") {
+		t.Fatalf("err = %v, want the parameter clash named", err)
+	}
+}
