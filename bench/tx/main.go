@@ -116,8 +116,7 @@ func run(ctx context.Context, dur time.Duration, private, keep bool) error {
 			if _, err := tx.PG().Exec(ctx, "UPDATE acct SET bal = bal - $1 WHERE id = $2", amount, id); err != nil {
 				return err
 			}
-			_, err := tx.Surreal().Query(ctx, "UPDATE type::record('acct', $id) SET bal += $amount RETURN NONE", map[string]any{"id": id, "amount": amount})
-			return err
+			return tx.Surreal().Exec("UPDATE type::record('acct', $id) SET bal += $amount RETURN NONE", map[string]any{"id": id, "amount": amount})
 		})
 	}
 	plain := func(ctx context.Context, r *rand.Rand) error {
