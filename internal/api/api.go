@@ -24,6 +24,7 @@ import (
 
 	"github.com/pgsurreal/pgsurreal/internal/config"
 	"github.com/pgsurreal/pgsurreal/internal/federation"
+	"github.com/pgsurreal/pgsurreal/internal/txn"
 )
 
 // Defaults of Options.
@@ -40,6 +41,8 @@ type Options struct {
 	// Engine answers /v1/query; nil answers 503 (commands other than
 	// serve run no engine).
 	Engine *federation.Engine
+	// Tx runs POST /v1/tx; nil answers 503.
+	Tx *txn.Coordinator
 	// Registry is served at /metrics and receives the API's own metrics;
 	// nil serves no /metrics.
 	Registry *prometheus.Registry
@@ -55,6 +58,7 @@ type handler struct {
 	o       Options
 	token   [sha256.Size]byte
 	engine  engine
+	txr     txRunner
 	metrics *metrics
 }
 
@@ -78,6 +82,9 @@ func New(o Options) http.Handler {
 	if o.Engine != nil {
 		h.engine = o.Engine
 	}
+	if o.Tx != nil {
+		h.txr = o.Tx
+	}
 	var reg prometheus.Registerer
 	if o.Registry != nil {
 		reg = o.Registry
@@ -86,6 +93,7 @@ func New(o Options) http.Handler {
 
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/query", h.authorized(http.HandlerFunc(h.query)))
+	mux.Handle("POST /v1/tx", h.authorized(http.HandlerFunc(h.tx)))
 	if o.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
 	}

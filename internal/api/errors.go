@@ -26,6 +26,8 @@ type apiError struct {
 	Position int32  `json:"position,omitempty"`
 	Detail   string `json:"detail,omitempty"`
 	Hint     string `json:"hint,omitempty"`
+	// Step is the failing step of POST /v1/tx (0-based).
+	Step *int `json:"step,omitempty"`
 }
 
 type errorBody struct {

@@ -65,6 +65,7 @@ func (a *app) startFront(ctx context.Context, reg *prometheus.Registry, queries 
 		return nil, err
 	}
 	var engine *federation.Engine
+	var coord *txn.Coordinator
 	if queries {
 		e, err := a.openEngine(ctx, reg, f)
 		if err != nil {
@@ -72,17 +73,17 @@ func (a *app) startFront(ctx context.Context, reg *prometheus.Registry, queries 
 			return nil, err
 		}
 		engine = e
+		if coord, err = a.startTx(ctx, reg, f); err != nil {
+			f.stop()
+			return nil, err
+		}
 	}
-	if err := a.serveHTTP(ctx, reg, engine, f); err != nil {
+	if err := a.serveHTTP(ctx, reg, engine, coord, f); err != nil {
 		f.stop()
 		return nil, err
 	}
 	if queries {
 		if err := a.startWire(reg, engine, f); err != nil {
-			f.stop()
-			return nil, err
-		}
-		if err := a.startResolver(ctx, reg, f); err != nil {
 			f.stop()
 			return nil, err
 		}
@@ -94,21 +95,27 @@ func (a *app) startFront(ctx context.Context, reg *prometheus.Registry, queries 
 // transactions (also once at start).
 const resolveEvery = 10 * time.Second
 
-// startResolver runs the distributed transactions' resolver next to the
-// engines: at start and every resolveEvery. A failed pass is logged and
-// retried; it does not stop serve.
-func (a *app) startResolver(ctx context.Context, reg *prometheus.Registry, f *front) error {
+// startTx starts the distributed transactions' coordinator (POST /v1/tx)
+// and runs their resolver next to the engines: at start and every
+// resolveEvery. A failed pass is logged and retried; it does not stop
+// serve.
+func (a *app) startTx(ctx context.Context, reg *prometheus.Registry, f *front) (*txn.Coordinator, error) {
 	pg, err := postgres.Connect(ctx, a.cfg.Postgres)
 	if err != nil {
-		return fmt.Errorf("transaction resolver: %w", err)
+		return nil, fmt.Errorf("distributed transactions: %w", err)
 	}
 	f.closers = append(f.closers, pg.Close)
 	sp, err := surreal.NewPool(ctx, a.cfg.Surreal, a.log)
 	if err != nil {
-		return fmt.Errorf("transaction resolver: %w", err)
+		return nil, fmt.Errorf("distributed transactions: %w", err)
 	}
 	f.closers = append(f.closers, func() { _ = sp.Close(context.WithoutCancel(ctx)) })
 	o := txn.Options{PG: pg, Surreal: sp, Schema: a.cfg.Reverse.Schema, Log: a.log, Metrics: txn.NewMetrics(reg)}
+	coord, err := txn.Start(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("distributed transactions: %w", err)
+	}
+	f.closers = append(f.closers, func() { _ = coord.Close(context.WithoutCancel(ctx)) })
 	f.runs = append(f.runs, namedRun{name: "transaction resolver", run: func(ctx context.Context) error {
 		t := time.NewTicker(resolveEvery)
 		defer t.Stop()
@@ -129,7 +136,7 @@ func (a *app) startResolver(ctx context.Context, reg *prometheus.Registry, f *fr
 			}
 		}
 	}})
-	return nil
+	return coord, nil
 }
 
 // openInvalidator connects the change streams to the federation cache
@@ -169,13 +176,13 @@ func (a *app) openEngine(ctx context.Context, reg *prometheus.Registry, f *front
 }
 
 // serveHTTP serves the API, /metrics and /healthz on http.listen.
-func (a *app) serveHTTP(ctx context.Context, reg *prometheus.Registry, engine *federation.Engine, f *front) error {
+func (a *app) serveHTTP(ctx context.Context, reg *prometheus.Registry, engine *federation.Engine, coord *txn.Coordinator, f *front) error {
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("cannot serve metrics on http.listen %s: %w; choose a free address with --set http.listen=127.0.0.1:PORT", a.cfg.HTTP.Listen, err)
 	}
 	timeout := api.DefaultTimeout
-	handler := api.New(api.Options{Token: a.cfg.HTTP.Token, Engine: engine, Registry: reg, Log: a.log, Timeout: timeout})
+	handler := api.New(api.Options{Token: a.cfg.HTTP.Token, Engine: engine, Tx: coord, Registry: reg, Log: a.log, Timeout: timeout})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
