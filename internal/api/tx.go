@@ -85,7 +85,7 @@ func (h *handler) tx(w http.ResponseWriter, r *http.Request) {
 	for i := range res {
 		for _, row := range res[i].Rows {
 			for k, v := range row {
-				row[k] = txValue(v)
+				row[k] = TxValue(v)
 			}
 		}
 	}
@@ -155,10 +155,10 @@ func surrealParam(v any) any {
 	return v
 }
 
-// txValue makes a result value JSON-friendly: record ids as table:key,
+// TxValue makes a result value JSON-friendly: record ids as table:key,
 // SurrealDB datetimes as time, the rest as JSONValue or json.Marshal has
 // it.
-func txValue(v any) any {
+func TxValue(v any) any {
 	switch x := v.(type) {
 	case models.RecordID:
 		return x.String()
@@ -169,13 +169,13 @@ func txValue(v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = txValue(e)
+			out[k] = TxValue(e)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = txValue(e)
+			out[i] = TxValue(e)
 		}
 		return out
 	}
