@@ -32,6 +32,8 @@ type childConfig struct {
 	PGPassword, SurrealPassword string
 	Recover                     bool // run the resolver instead of transfers
 	Seed                        uint64
+	// Bank transfers both ways until the parent kills the process.
+	Bank bool
 }
 
 // TestCrashChild is not a test: the crash tests run the test binary as a
@@ -74,7 +76,11 @@ func TestCrashChild(t *testing.T) {
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("%d-%d-%d", cc.Seed, w, i)
 				from, amount := 1+r.IntN(4), 1+r.IntN(20)
-				err := c.RunTx(ctx, TxOptions{}, bankTransfer(id, from, amount, w%2 == 1))
+				fn := bankTransfer(id, from, amount, w%2 == 1)
+				if cc.Bank && r.IntN(2) == 0 {
+					fn = bankTransferBack(id, from, amount)
+				}
+				err := c.RunTx(ctx, TxOptions{Isolation: []string{"read committed", "repeatable read", "serializable"}[r.IntN(3)]}, fn)
 				if err != nil && !retryable(err) {
 					errs <- err
 					return
@@ -104,6 +110,91 @@ func bankTransfer(id string, from, amount int, queue bool) func(context.Context,
 		_, err := tx.Surreal().Query(ctx, sql, vars)
 		return err
 	}
+}
+
+// bankTransferBack moves amount from SurrealDB account from to the
+// PostgreSQL account of the same number (reading the SurrealDB balance
+// first, so the SurrealDB part is an interactive transaction).
+func bankTransferBack(id string, from, amount int) func(context.Context, *Tx) error {
+	return func(ctx context.Context, tx *Tx) error {
+		if _, err := tx.Surreal().Query(ctx, "SELECT bal FROM type::record('acct', $from)", map[string]any{"from": from}); err != nil {
+			return err
+		}
+		if err := tx.Surreal().Exec("UPDATE type::record('acct', $from) SET bal -= $amount; CREATE type::record('transfer', $id) SET amount = $amount",
+			map[string]any{"from": from, "amount": amount, "id": id}); err != nil {
+			return err
+		}
+		if _, err := tx.PG().Exec(ctx, "UPDATE acct SET bal = bal + $1 WHERE id = $2", amount, from); err != nil {
+			return err
+		}
+		_, err := tx.PG().Exec(ctx, "INSERT INTO transfer_log (id, amount) VALUES ($1, $2)", id, amount)
+		return err
+	}
+}
+
+// TestBank: accounts on both sides, transfers both ways from several
+// workers at every isolation level for PGSURREAL_TEST_BANK_SECONDS
+// (default 60), the coordinator process killed with SIGKILL at random
+// moments and restarted; after each recovery the total is unchanged and
+// every transfer in the log is applied on both sides or on neither.
+func TestBank(t *testing.T) {
+	if os.Getenv(crashChildEnv) != "" {
+		t.Skip("inside a child")
+	}
+	t.Parallel()
+	seconds := 60
+	if v, err := strconv.Atoi(os.Getenv("PGSURREAL_TEST_BANK_SECONDS")); err == nil && v > 0 {
+		seconds = v
+	}
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.pg.Exec(ctx, `CREATE TABLE transfer_log (id text PRIMARY KEY, amount int NOT NULL);
+INSERT INTO acct VALUES (3, 100), (4, 100)`); err != nil {
+		t.Fatal(err)
+	}
+	f.surrealExec(t, "CREATE acct:3 SET bal = 100; CREATE acct:4 SET bal = 100; DEFINE TABLE transfer SCHEMALESS;")
+	r := rand.New(rand.NewPCG(7, 7))
+	end := time.Now().Add(time.Duration(seconds) * time.Second)
+	kills := 0
+	for seed := uint64(1); time.Now().Before(end); seed++ {
+		f.killAfter(t, seed, time.Duration(200+r.IntN(1300))*time.Millisecond)
+		kills++
+		f.expireLeases(t)
+		f.recoverAll(t, kills)
+		f.checkBank(t, kills)
+	}
+	var transfers int
+	if err := f.pg.QueryRow(ctx, "SELECT count(*) FROM transfer_log").Scan(&transfers); err != nil {
+		t.Fatal(err)
+	}
+	if transfers == 0 {
+		t.Fatal("no transfer committed in the whole run")
+	}
+	t.Logf("%d kills, %d transfers committed, balances consistent after each", kills, transfers)
+}
+
+// killAfter runs a bank coordinator process and kills it with SIGKILL
+// after d.
+func (f *fixture) killAfter(t *testing.T, seed uint64, d time.Duration) {
+	t.Helper()
+	raw, _ := json.Marshal(childConfig{PG: f.pgcfg, Surreal: f.scfg, PGPassword: f.pgcfg.Password.Reveal(),
+		SurrealPassword: f.scfg.Password.Reveal(), Seed: seed, Bank: true})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+string(raw))
+	out := &limitedBuffer{max: 4096}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("the coordinator process ended by itself: %v\n%s", err, out)
+	case <-time.After(d):
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-done
 }
 
 // TestCrashAtFaultPoints kills a real coordinator process with SIGKILL at
