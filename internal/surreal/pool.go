@@ -88,6 +88,27 @@ func (p *Pool) Do(ctx context.Context, fn func(context.Context, *Client) error) 
 	return runWatched(ctx, fresh, fn)
 }
 
+// Watch returns a context that is also cancelled when the client's
+// connection dies, so a request sent on a lost connection fails at once
+// instead of waiting for surreal.timeout.
+func (c *Client) Watch(ctx context.Context) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithCancel(ctx)
+	if c.dead == nil {
+		return wctx, cancel
+	}
+	go func() {
+		select {
+		case <-c.dead:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	return wctx, cancel
+}
+
+// IsDead reports whether the client's connection is known to be gone.
+func (c *Client) IsDead() bool { return isDead(c) }
+
 // runWatched runs fn with a context cancelled when cl's connection dies.
 func runWatched(ctx context.Context, cl *Client, fn func(context.Context, *Client) error) error {
 	if cl.dead == nil {

@@ -68,6 +68,8 @@ type queued struct {
 // returns each statement's result; a statement SurrealDB refused is an
 // error.
 func (s *SurrealTx) Query(ctx context.Context, sql string, vars map[string]any) ([]any, error) {
+	ctx, cancel := s.cl.Watch(ctx)
+	defer cancel()
 	if s.tx == nil {
 		tx, err := s.cl.DB.Begin(ctx)
 		if err != nil {
@@ -234,11 +236,14 @@ func (c *Coordinator) surrealCommit(ctx context.Context, s *SurrealTx, gid strin
 		}
 	}
 	b.WriteString("CREATE type::record($pgsurreal_tx_table, $pgsurreal_tx_gid) SET decision = 'commit', at = time::now() RETURN NONE;")
+	outer := ctx
+	ctx, cancel := s.cl.Watch(ctx)
+	defer cancel()
 	if s.tx == nil {
 		// One round trip: the statements, the decision and the commit.
 		res, err := surrealdb.Query[any](ctx, s.cl.DB, "BEGIN;\n"+b.String()+"\nCOMMIT;", vars)
 		if err != nil {
-			if surreal.IsConnError(err) || ctx.Err() != nil {
+			if surreal.IsConnError(err) || ctx.Err() != nil || s.cl.IsDead() {
 				return &surrealError{msg: "commit (outcome unknown): " + err.Error()}
 			}
 			return &definiteError{&surrealError{msg: "commit: " + err.Error()}}
@@ -266,7 +271,7 @@ func (c *Coordinator) surrealCommit(ctx context.Context, s *SurrealTx, gid strin
 	}
 	c.at(pointDecisionWritten)
 	if err := s.tx.Commit(ctx); err != nil {
-		if strings.Contains(err.Error(), "conflict") || strings.Contains(err.Error(), "can be retried") {
+		if (strings.Contains(err.Error(), "conflict") || strings.Contains(err.Error(), "can be retried")) && outer.Err() == nil {
 			return &definiteError{&surrealError{msg: "commit: " + err.Error()}}
 		}
 		return &surrealError{msg: "commit (outcome unknown): " + err.Error()}

@@ -1,0 +1,120 @@
+package txn
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+
+	"github.com/pgsurreal/pgsurreal/internal/surreal"
+)
+
+// TestSurrealUnreachableAtCommit: SurrealDB becomes unreachable right
+// after the PostgreSQL part is prepared. The transaction fails (its
+// outcome cannot be settled while SurrealDB is gone), stays prepared, and
+// once SurrealDB is back the resolver rolls it back: neither side has it.
+func TestSurrealUnreachableAtCommit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	px := startProxy(t, f.scfg.URL)
+	cut := f.scfg
+	cut.URL = px.url
+	sp, err := surreal.NewPool(ctx, cut, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sp.Close(context.Background()) })
+	o := f.o
+	o.Surreal = sp
+	c, err := Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.hook = func(p string) {
+		if p == FaultAfterPGPrepare {
+			px.stop()
+		}
+	}
+	err = c.RunTx(ctx, TxOptions{MaxAttempts: 1}, func(ctx context.Context, tx *Tx) error {
+		if _, err := tx.PG().Exec(ctx, "UPDATE acct SET bal = bal - 9 WHERE id = 1"); err != nil {
+			return err
+		}
+		return tx.Surreal().Exec("UPDATE acct:1 SET bal += 9", nil)
+	})
+	if err == nil {
+		t.Fatal("the transaction committed with SurrealDB unreachable")
+	}
+	if preparedCount(t, f) != 1 {
+		t.Fatalf("%d prepared transactions; want the undecided one kept for the resolver", preparedCount(t, f))
+	}
+	_ = c.Close(ctx) // gives the lease up, as a coordinator that stops does
+	rep, err := Recover(ctx, f.o) // SurrealDB reachable again (directly)
+	if err != nil || rep.RolledBack != 1 {
+		t.Fatalf("recovery %+v, %v: want the transaction rolled back", rep, err)
+	}
+	if pg, sdb := f.balances(t, 1); pg != 100 || sdb != 100 {
+		t.Fatalf("PostgreSQL %d, SurrealDB %d; want both untouched", pg, sdb)
+	}
+}
+
+// proxy forwards TCP connections to SurrealDB until stopped.
+type proxy struct {
+	ln     net.Listener
+	url    string
+	mu     sync.Mutex
+	conns  []net.Conn
+	closed bool
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln}
+	host := u.Host
+	u.Host = ln.Addr().String()
+	p.url = u.String()
+	t.Cleanup(p.stop)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", host)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
+			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
+		}
+	}()
+	return p
+}
+
+// stop closes the listener and every proxied connection.
+func (p *proxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		_ = p.ln.Close()
+	}
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
