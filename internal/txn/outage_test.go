@@ -50,7 +50,7 @@ func TestSurrealUnreachableAtCommit(t *testing.T) {
 	if preparedCount(t, f) != 1 {
 		t.Fatalf("%d prepared transactions; want the undecided one kept for the resolver", preparedCount(t, f))
 	}
-	_ = c.Close(ctx) // gives the lease up, as a coordinator that stops does
+	_ = c.Close(ctx)              // gives the lease up, as a coordinator that stops does
 	rep, err := Recover(ctx, f.o) // SurrealDB reachable again (directly)
 	if err != nil || rep.RolledBack != 1 {
 		t.Fatalf("recovery %+v, %v: want the transaction rolled back", rep, err)
