@@ -2,8 +2,6 @@ package sync_test
 
 import (
 	"context"
-	"net"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -68,20 +66,7 @@ func TestPostgresRestart(t *testing.T) {
 // user is the bootstrap superuser), removed after the test.
 func privateCluster(t *testing.T) (config.Postgres, devstack.Options) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pgcfg := config.Default().Postgres
-	pgcfg.Port = l.Addr().(*net.TCPAddr).Port
-	pgcfg.SSLMode = "disable"
-	l.Close()
-	o := devstack.Options{Dir: filepath.Join(testenv.RepoRoot(), ".pgsurreal", "test", testenv.Name(t)), PG: pgcfg, NoSurreal: true}
-	if _, err := devstack.Up(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = devstack.Reset(context.Background(), o) })
-	return pgcfg, o
+	return testenv.PrivateCluster(t)
 }
 
 // TestInvalidatedSlotStops: while sync is stopped, PostgreSQL removes WAL

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -239,4 +240,27 @@ func (e *Env) NewSurrealClient(t testing.TB) (config.Surreal, *surreal.Client) {
 	}
 	t.Cleanup(func() { _ = c.Close(ctx) })
 	return cfg, c
+}
+
+// PrivateCluster starts a PostgreSQL cluster of the test's own (on a free
+// port, dev-cluster settings: logical replication, prepared transactions),
+// for tests that stop or restart PostgreSQL without disturbing the
+// others. It is removed when the test ends. The returned config reaches
+// its pgsurreal database; the options restart it (devstack.Down, Up).
+func PrivateCluster(t testing.TB) (config.Postgres, devstack.Options) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgcfg := config.Default().Postgres
+	pgcfg.Port = l.Addr().(*net.TCPAddr).Port
+	pgcfg.SSLMode = "disable"
+	_ = l.Close()
+	o := devstack.Options{Dir: filepath.Join(RepoRoot(), ".pgsurreal", "test", Name(t)), PG: pgcfg, NoSurreal: true}
+	if _, err := devstack.Up(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = devstack.Reset(context.Background(), o) })
+	return pgcfg, o
 }

@@ -8,7 +8,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pgsurreal/pgsurreal/internal/devstack"
+	"github.com/pgsurreal/pgsurreal/internal/postgres"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
+	"github.com/pgsurreal/pgsurreal/internal/testenv"
 )
 
 // TestSurrealUnreachableAtCommit: SurrealDB becomes unreachable right
@@ -117,4 +120,63 @@ func (p *proxy) stop() {
 		_ = c.Close()
 	}
 	p.conns = nil
+}
+
+// TestPostgresRestartWhilePrepared: PostgreSQL (a private cluster) is
+// restarted while two transactions are prepared, one past the commit
+// point and one before it; prepared transactions survive the restart, and
+// recovery commits the first and rolls back the second.
+func TestPostgresRestartWhilePrepared(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pgcfg, stack := testenv.PrivateCluster(t)
+	pool, err := postgres.Connect(ctx, pgcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	f := newFixtureOn(t, pgcfg, pool)
+	stopAt := func(point string, fn func(context.Context, *Tx) error) {
+		c := f.coordinator(t)
+		c.hook = func(p string) {
+			if p == point {
+				panic(errStop)
+			}
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != errStop {
+					t.Fatalf("RunTx did not reach %s (%v)", point, r)
+				}
+			}()
+			_ = c.RunTx(ctx, TxOptions{}, fn)
+		}()
+		c.stop()
+		<-c.done
+	}
+	stopAt(FaultAfterSurrealCommit, transfer(1, 40))
+	stopAt(FaultAfterPGPrepare, transfer(2, 7))
+	if err := devstack.Down(ctx, stack); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := devstack.Up(ctx, stack); err != nil {
+		t.Fatal(err)
+	}
+	pool.Reset() // its connections died with the server
+	if n := preparedCount(t, f); n != 2 {
+		t.Fatalf("%d prepared transactions after the restart, want 2", n)
+	}
+	if _, err := f.pg.Exec(ctx, "UPDATE pgsurreal.tx_coordinator SET expires_at = now()"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Recover(ctx, f.o)
+	if err != nil || rep.Committed != 1 || rep.RolledBack != 1 {
+		t.Fatalf("recovery %+v, %v: want one commit and one rollback", rep, err)
+	}
+	if pg, sdb := f.balances(t, 1); pg != 60 || sdb != 140 {
+		t.Fatalf("account 1: PostgreSQL %d, SurrealDB %d; want 60 and 140", pg, sdb)
+	}
+	if pg, sdb := f.balances(t, 2); pg != 100 || sdb != 100 {
+		t.Fatalf("account 2: PostgreSQL %d, SurrealDB %d; want both untouched", pg, sdb)
+	}
 }

@@ -32,8 +32,15 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	env := testenv.Get(t)
-	f := &fixture{}
-	f.pgcfg, f.pg = env.NewPostgresPool(t)
+	pgcfg, pool := env.NewPostgresPool(t)
+	return newFixtureOn(t, pgcfg, pool)
+}
+
+// newFixtureOn is newFixture on a given PostgreSQL database.
+func newFixtureOn(t *testing.T, pgcfg config.Postgres, pool *pgxpool.Pool) *fixture {
+	t.Helper()
+	env := testenv.Get(t)
+	f := &fixture{pgcfg: pgcfg, pg: pool}
 	f.scfg, _ = env.NewSurrealClient(t)
 	ctx := context.Background()
 	var err error
