@@ -201,12 +201,12 @@ func (f *fixture) killAfter(t *testing.T, seed uint64, d time.Duration) {
 // each named fault point, again and again, recovers, and checks that
 // every transfer is applied on both sides or on neither and that no money
 // was made or lost. PGSURREAL_TEST_TX_KILLS sets the kills per point
-// (default 15; the 200 with PGSURREAL_TEST_TX_KILLS=200).
+// (default 200).
 func TestCrashAtFaultPoints(t *testing.T) {
 	if os.Getenv(crashChildEnv) != "" {
 		t.Skip("inside a child")
 	}
-	kills := 15
+	kills := 200
 	if v, err := strconv.Atoi(os.Getenv("PGSURREAL_TEST_TX_KILLS")); err == nil && v > 0 {
 		kills = v
 	}

@@ -199,9 +199,7 @@ func leaseHeld(ctx context.Context, o Options, id string) (bool, error) {
 	return live, nil
 }
 
-// cleanDecisions removes decision records older than DecisionRetention,
-// and commit decisions older than an hour whose transaction is no longer
-// prepared (finished).
+// cleanDecisions removes decision records older than DecisionRetention.
 func cleanDecisions(ctx context.Context, o Options) (int, error) {
 	var removed int
 	err := o.Surreal.Do(ctx, func(ctx context.Context, cl *surreal.Client) error {
