@@ -71,6 +71,9 @@ func (h *handler) tx(w http.ResponseWriter, r *http.Request) {
 	res, err := h.txr.RunSteps(ctx, txn.TxOptions{Isolation: req.Isolation, Timeout: h.o.Timeout}, req.Steps)
 	if err != nil {
 		status, apiErr := classify(err)
+		if txn.GaveUp(err) {
+			status, apiErr = http.StatusConflict, apiError{Code: "40001", Message: err.Error()}
+		}
 		var se *txn.StepError
 		if errors.As(err, &se) {
 			apiErr.Step = &se.Step

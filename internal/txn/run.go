@@ -143,7 +143,7 @@ func (c *Coordinator) RunTx(ctx context.Context, o TxOptions, fn func(ctx contex
 		if !retryable(err) || attempt >= attempts || ctx.Err() != nil {
 			c.o.Metrics.Aborted.Inc()
 			if retryable(err) {
-				return fmt.Errorf("transaction gave up after %d attempts (raise the attempts, or make the transactions conflict less): %w", attempt, err)
+				return &gaveUpError{fmt.Errorf("transaction gave up after %d attempts (raise the attempts, or make the transactions conflict less): %w", attempt, err)}
 			}
 			return err
 		}
@@ -156,6 +156,18 @@ func (c *Coordinator) RunTx(ctx context.Context, o TxOptions, fn func(ctx contex
 		case <-time.After(pause):
 		}
 	}
+}
+
+// gaveUpError is a transaction that kept conflicting until MaxAttempts.
+type gaveUpError struct{ err error }
+
+func (e *gaveUpError) Error() string { return e.err.Error() }
+func (e *gaveUpError) Unwrap() error { return e.err }
+
+// GaveUp reports whether err is RunTx giving up after its attempts.
+func GaveUp(err error) bool {
+	var g *gaveUpError
+	return errors.As(err, &g)
 }
 
 // attempt runs fn once and commits: PREPARE TRANSACTION in PostgreSQL,
