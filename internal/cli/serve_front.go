@@ -95,6 +95,11 @@ func (a *app) startFront(ctx context.Context, reg *prometheus.Registry, queries 
 // transactions (also once at start).
 const resolveEvery = 10 * time.Second
 
+// inDoubtAlert is the age past which a transaction still waiting for its
+// coordinator is logged as an error (the metric
+// pgsurreal_tx_oldest_in_doubt_seconds is there for alert rules).
+const inDoubtAlert = 5 * time.Minute
+
 // startTx starts the distributed transactions' coordinator (POST /v1/tx)
 // and runs their resolver next to the engines: at start and every
 // resolveEvery. A failed pass is logged and retried; it does not stop
@@ -128,6 +133,10 @@ func (a *app) startTx(ctx context.Context, reg *prometheus.Registry, f *front) (
 				a.log.Warn("transaction resolver pass failed; retrying", "err", err)
 			case rep.Committed+rep.RolledBack > 0:
 				a.log.Info("finished in-doubt distributed transactions", "committed", rep.Committed, "rolled_back", rep.RolledBack, "waiting", rep.Waiting)
+			}
+			if rep.Waiting > 0 && rep.Oldest > inDoubtAlert {
+				a.log.Error("a distributed transaction has been in doubt too long: a prepared PostgreSQL transaction holds its locks and holds back VACUUM; check its coordinator (pgsurreal_tx_oldest_in_doubt_seconds)",
+					"oldest", rep.Oldest.Round(time.Second).String(), "waiting", rep.Waiting)
 			}
 			select {
 			case <-ctx.Done():
