@@ -162,8 +162,8 @@ docs/transactions.md. Exit code 1 if a transaction could not be settled
 			}
 			defer sp.Close(context.WithoutCancel(ctx))
 			rep, err := txn.Recover(ctx, txn.Options{PG: pg, Surreal: sp, Schema: a.cfg.Reverse.Schema, Log: a.log})
-			fmt.Fprintf(a.stdout, "in doubt: %d; committed: %d; rolled back: %d; left to their live coordinator: %d; oldest: %s; decision records removed: %d\n",
-				rep.InDoubt, rep.Committed, rep.RolledBack, rep.Waiting, rep.Oldest.Round(1e6), rep.Cleaned)
+			fmt.Fprintf(a.stdout, "in doubt: %d; committed: %d; rolled back: %d; left to their live coordinator: %d; busy in another session (next run): %d; oldest: %s; decision records removed: %d\n",
+				rep.InDoubt, rep.Committed, rep.RolledBack, rep.Waiting, rep.Busy, rep.Oldest.Round(1e6), rep.Cleaned)
 			return err
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	surrealdb "github.com/surrealdb/surrealdb.go"
 
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
@@ -31,6 +32,7 @@ type Report struct {
 	Committed  int           // finished with COMMIT PREPARED
 	RolledBack int           // finished with ROLLBACK PREPARED
 	Waiting    int           // left alone: their coordinator still holds its lease
+	Busy       int           // being finished by another session right now: next pass
 	Oldest     time.Duration // age of the oldest one found
 	Cleaned    int           // decision records removed
 }
@@ -99,6 +101,8 @@ WHERE database = current_database() AND starts_with(gid, $1) ORDER BY prepared`,
 		}
 		outcome, err := settle(ctx, o, p.gid)
 		switch {
+		case errors.Is(err, errBusy):
+			r.Busy++
 		case err != nil:
 			errs = append(errs, fmt.Errorf("transaction %s: %w", p.gid, err))
 		case outcome == decisionCommit:
@@ -116,6 +120,9 @@ WHERE database = current_database() AND starts_with(gid, $1) ORDER BY prepared`,
 	o.Metrics.Recovered.WithLabelValues("rollback").Add(float64(r.RolledBack))
 	return r, errors.Join(errs...)
 }
+
+// errBusy is a prepared transaction another session is attached to.
+var errBusy = errors.New("the prepared transaction is busy in another session")
 
 // settle decides a prepared transaction by its decision record, writing
 // the abort fence when there is none, and finishes it in PostgreSQL.
@@ -137,6 +144,14 @@ func settle(ctx context.Context, o Options, gid string) (string, error) {
 	if _, err := o.PG.Exec(ctx, sql+quoteLiteral(gid)); err != nil {
 		if strings.Contains(err.Error(), "does not exist") {
 			return d, nil // finished meanwhile (by its coordinator or another resolver)
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "55000" && strings.Contains(pe.Message, "busy") {
+			// Another session holds it: its coordinator finishing it, or
+			// the backend of a coordinator that just died, not yet gone.
+			// The decision stands (the fence is written); a later pass
+			// finishes it.
+			return "", errBusy
 		}
 		return "", fmt.Errorf("%s%s: %w", sql, gid, err)
 	}
