@@ -178,6 +178,9 @@ type Result struct {
 	ReviewCount Count
 	// Federated are the rows of the federated queries, as printed.
 	Federated [][][]string
+	// TxCommitted and TxRolledBack report the distributed transactions
+	// step: the checkout on both sides, the refused one on neither.
+	TxCommitted, TxRolledBack bool
 	// SlotDropped reports whether the slot was dropped at the end.
 	SlotDropped bool
 }
@@ -307,7 +310,12 @@ func run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 
-	p.step(7, "Done")
+	p.step(7, "One transaction over both databases")
+	if err := d.transactions(ctx, p, res); err != nil {
+		return nil, err
+	}
+
+	p.step(8, "Done")
 	if err := pl.stop(); err != nil {
 		return nil, fmt.Errorf("the pipeline failed: %w", err)
 	}

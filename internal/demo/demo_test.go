@@ -181,6 +181,9 @@ func TestDemo(t *testing.T) {
 	}
 	checkReverse(t, o, res, report)
 	checkFederated(t, o, res, report)
+	if !res.TxCommitted || !res.TxRolledBack || !strings.Contains(report, "7. One transaction over both databases") {
+		t.Errorf("transactions step: committed %v, rolled back %v", res.TxCommitted, res.TxRolledBack)
+	}
 }
 
 // checkFederated compares the federated queries' rows with the same
@@ -244,7 +247,7 @@ func checkReverse(t *testing.T, o demo.Options, res *demo.Result, report string)
 		"      Classic Bottle | 110.95 |       2 |    4.5 | Grace Hopper, Alan Lovelace\n",
 		"      Compact Lamp   | 159.05 |       2 |    2.5 | Edsger Lovelace, Alan Lovelace\n",
 		"ok recounted: review has 4 records in SurrealDB, surreal_review 4 rows in PostgreSQL",
-		"7. Done\n   ok both pipelines stopped cleanly",
+		"8. Done\n   ok both pipelines stopped cleanly",
 		"pgsurreal reverse --set postgres.database=" + o.Database,
 	} {
 		if !strings.Contains(report, want) {
