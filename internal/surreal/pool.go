@@ -77,6 +77,15 @@ func (p *Pool) Replace(ctx context.Context, broken *Client) (*Client, error) {
 // on it does not wait for surreal.timeout.
 func (p *Pool) Do(ctx context.Context, fn func(context.Context, *Client) error) error {
 	cl := p.Get()
+	if isDead(cl) {
+		// Known gone: reconnect first (the SDK must not be called on a
+		// closed connection).
+		fresh, err := p.Replace(ctx, cl)
+		if err != nil {
+			return fmt.Errorf("%w: reconnecting to SurrealDB: %v", net.ErrClosed, err)
+		}
+		cl = fresh
+	}
 	err := runWatched(ctx, cl, fn)
 	if err == nil || ctx.Err() != nil || !(IsConnError(err) || isDead(cl)) {
 		return err

@@ -40,16 +40,20 @@ var identEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`")
 type Client struct {
 	DB  *surrealdb.DB
 	cfg config.Surreal
-	// dead is closed when the connection's read side fails (nil for
-	// HTTP connections).
+	// st's dead channel is closed when the connection's read side fails
+	// or the client is closed (nil for HTTP connections).
+	st   *connState
 	dead chan struct{}
 }
 
 // Dead is closed once the connection is known to be gone.
 func (c *Client) Dead() <-chan struct{} { return c.dead }
 
-// Close closes the connection.
-func (c *Client) Close(ctx context.Context) error { return c.DB.Close(ctx) }
+// Close closes the connection; the client counts as dead from then on.
+func (c *Client) Close(ctx context.Context) error {
+	c.st.died()
+	return c.DB.Close(ctx)
+}
 
 // Connect opens a WebSocket (or HTTP) connection, signs in and selects
 // cfg.Namespace and cfg.Database. Errors are explained with the fix.
@@ -70,7 +74,7 @@ func Connect(ctx context.Context, cfg config.Surreal, log *slog.Logger) (*Client
 		_ = db.Close(ctx)
 		return nil, fmt.Errorf("SurrealDB at %s: cannot use namespace %q database %q: %w", Redact(cfg.URL), cfg.Namespace, cfg.Database, err)
 	}
-	return &Client{DB: db, cfg: cfg, dead: st.dead}, nil
+	return &Client{DB: db, cfg: cfg, st: st, dead: st.dead}, nil
 }
 
 // AuthError is a sign-in SurrealDB refused: retrying cannot fix it.
