@@ -19,8 +19,6 @@ import (
 
 	"github.com/pgsurreal/pgsurreal/internal/api"
 	"github.com/pgsurreal/pgsurreal/internal/federation"
-	"github.com/pgsurreal/pgsurreal/internal/postgres"
-	"github.com/pgsurreal/pgsurreal/internal/surreal"
 )
 
 // queryFlags are the options of `pgsurreal query`.
@@ -136,16 +134,11 @@ func textParams(args []string) []any {
 
 // runQuery connects, runs the statement and prints its result.
 func (a *app) runQuery(ctx context.Context, f queryFlags, sql string, params []any) error {
-	pg, err := postgres.Connect(ctx, a.cfg.Postgres)
+	pg, sp, closeAll, err := a.openPools(ctx)
 	if err != nil {
 		return err
 	}
-	defer pg.Close()
-	sp, err := surreal.NewPool(ctx, a.cfg.Surreal, a.log)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = sp.Close(context.WithoutCancel(ctx)) }()
+	defer closeAll()
 	engine, err := federation.New(ctx, federation.Options{PG: pg, Surreal: sp, Config: a.cfg.Federation, Slot: a.cfg.Sync.Slot, Log: a.log})
 	if err != nil {
 		return err

@@ -13,8 +13,6 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/api"
 	"github.com/pgsurreal/pgsurreal/internal/federation"
 	"github.com/pgsurreal/pgsurreal/internal/pgwire"
-	"github.com/pgsurreal/pgsurreal/internal/postgres"
-	"github.com/pgsurreal/pgsurreal/internal/surreal"
 	"github.com/pgsurreal/pgsurreal/internal/txn"
 )
 
@@ -105,16 +103,11 @@ const inDoubtAlert = 5 * time.Minute
 // resolveEvery. A failed pass is logged and retried; it does not stop
 // serve.
 func (a *app) startTx(ctx context.Context, reg *prometheus.Registry, f *front) (*txn.Coordinator, error) {
-	pg, err := postgres.Connect(ctx, a.cfg.Postgres)
+	pg, sp, closeAll, err := a.openPools(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("distributed transactions: %w", err)
 	}
-	f.closers = append(f.closers, pg.Close)
-	sp, err := surreal.NewPool(ctx, a.cfg.Surreal, a.log)
-	if err != nil {
-		return nil, fmt.Errorf("distributed transactions: %w", err)
-	}
-	f.closers = append(f.closers, func() { _ = sp.Close(context.WithoutCancel(ctx)) })
+	f.closers = append(f.closers, closeAll)
 	o := txn.Options{PG: pg, Surreal: sp, Schema: a.cfg.Reverse.Schema, Log: a.log, Metrics: txn.NewMetrics(reg)}
 	coord, err := txn.Start(ctx, o)
 	if err != nil {
@@ -166,16 +159,11 @@ func (a *app) openInvalidator(ctx context.Context, f *front) error {
 // openEngine builds the federation engine over pools of its own, so
 // queries never wait behind replication.
 func (a *app) openEngine(ctx context.Context, reg *prometheus.Registry, f *front) (*federation.Engine, error) {
-	pg, err := postgres.Connect(ctx, a.cfg.Postgres)
+	pg, sp, closeAll, err := a.openPools(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("federated queries: %w", err)
 	}
-	f.closers = append(f.closers, pg.Close)
-	sp, err := surreal.NewPool(ctx, a.cfg.Surreal, a.log)
-	if err != nil {
-		return nil, fmt.Errorf("federated queries: %w", err)
-	}
-	f.closers = append(f.closers, func() { _ = sp.Close(context.WithoutCancel(ctx)) })
+	f.closers = append(f.closers, closeAll)
 	engine, err := federation.New(ctx, federation.Options{PG: pg, Surreal: sp, Config: a.cfg.Federation, Slot: a.cfg.Sync.Slot, Log: a.log, Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("federated queries: %w", err)

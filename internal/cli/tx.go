@@ -13,8 +13,6 @@ import (
 
 	"github.com/pgsurreal/pgsurreal/internal/api"
 
-	"github.com/pgsurreal/pgsurreal/internal/postgres"
-	"github.com/pgsurreal/pgsurreal/internal/surreal"
 	"github.com/pgsurreal/pgsurreal/internal/txn"
 )
 
@@ -79,16 +77,11 @@ func (a *app) runTxFile(ctx context.Context, file string) error {
 	if err := a.load(); err != nil {
 		return err
 	}
-	pg, err := postgres.Connect(ctx, a.cfg.Postgres)
+	pg, sp, closeAll, err := a.openPools(ctx)
 	if err != nil {
 		return err
 	}
-	defer pg.Close()
-	sp, err := surreal.NewPool(ctx, a.cfg.Surreal, a.log)
-	if err != nil {
-		return err
-	}
-	defer sp.Close(context.WithoutCancel(ctx))
+	defer closeAll()
 	c, err := txn.Start(ctx, txn.Options{PG: pg, Surreal: sp, Schema: a.cfg.Reverse.Schema, Log: a.log})
 	if err != nil {
 		return err
@@ -151,16 +144,11 @@ docs/transactions.md. Exit code 1 if a transaction could not be settled
 				return err
 			}
 			ctx := cmd.Context()
-			pg, err := postgres.Connect(ctx, a.cfg.Postgres)
+			pg, sp, closeAll, err := a.openPools(ctx)
 			if err != nil {
 				return err
 			}
-			defer pg.Close()
-			sp, err := surreal.NewPool(ctx, a.cfg.Surreal, a.log)
-			if err != nil {
-				return err
-			}
-			defer sp.Close(context.WithoutCancel(ctx))
+			defer closeAll()
 			rep, err := txn.Recover(ctx, txn.Options{PG: pg, Surreal: sp, Schema: a.cfg.Reverse.Schema, Log: a.log})
 			fmt.Fprintf(a.stdout, "in doubt: %d; committed: %d; rolled back: %d; left to their live coordinator: %d; busy in another session (next run): %d; oldest: %s; decision records removed: %d\n",
 				rep.InDoubt, rep.Committed, rep.RolledBack, rep.Waiting, rep.Busy, rep.Oldest.Round(1e6), rep.Cleaned)
