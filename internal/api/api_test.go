@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -344,91 +341,26 @@ func TestUnreachablePostgresIs502(t *testing.T) {
 
 func TestUnreachableSurrealIs502(t *testing.T) {
 	t.Parallel()
-	px := newProxy(t)
-	s := newStackVia(t, token, api.Options{}, nil, px.route)
+	var px *testenv.Proxy
+	s := newStackVia(t, token, api.Options{}, nil, func(c config.Surreal) config.Surreal {
+		px, c.URL = testenv.NewProxy(t, c.URL)
+		return c
+	})
 	s.surrealExec(t, "DEFINE TABLE review SCHEMALESS; CREATE review:1 SET rating = 5;")
 	q := map[string]any{"sql": "SELECT count(*) FROM surreal.review", "cache": false}
 	if code, out := s.query(t, q); code != http.StatusOK {
 		t.Fatalf("before: status %d, %v", code, out)
 	}
 	// Connections that broke (a SurrealDB restart) are replaced.
-	px.cut(false)
+	px.Cut()
 	if code, out := s.query(t, q); code != http.StatusOK {
 		t.Fatalf("after the connections broke: status %d, %v (want a reconnect)", code, out)
 	}
 	// SurrealDB gone for good: 502 with 08006.
-	px.cut(true)
+	px.Stop()
 	code, out := s.query(t, q)
 	if code != http.StatusBadGateway || errorOf(t, out)["code"] != "08006" || errorOf(t, out)["message"] == "" {
 		t.Errorf("status %d, %v", code, out)
-	}
-}
-
-// proxy forwards TCP connections to SurrealDB until cut.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-	closed bool
-}
-
-func newProxy(t *testing.T) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln}
-	t.Cleanup(func() { p.cut(true) })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			target := p.target
-			p.mu.Unlock()
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
-		}
-	}()
-	return p
-}
-
-// route sends the engine's connections through the proxy.
-func (p *proxy) route(c config.Surreal) config.Surreal {
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		panic(err)
-	}
-	p.mu.Lock()
-	p.target = u.Host
-	p.mu.Unlock()
-	u.Host = p.ln.Addr().String()
-	c.URL = u.String()
-	return c
-}
-
-// cut closes every proxied connection, and with stop the listener too.
-func (p *proxy) cut(stop bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-	if stop && !p.closed {
-		p.closed = true
-		_ = p.ln.Close()
 	}
 }
 

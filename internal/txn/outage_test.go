@@ -2,10 +2,6 @@ package txn
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/url"
-	"sync"
 	"testing"
 
 	"github.com/pgsurreal/pgsurreal/internal/devstack"
@@ -22,9 +18,9 @@ func TestSurrealUnreachableAtCommit(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	px := startProxy(t, f.scfg.URL)
+	px, viaProxy := testenv.NewProxy(t, f.scfg.URL)
 	cut := f.scfg
-	cut.URL = px.url
+	cut.URL = viaProxy
 	sp, err := surreal.NewPool(ctx, cut, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +34,7 @@ func TestSurrealUnreachableAtCommit(t *testing.T) {
 	}
 	c.hook = func(p string) {
 		if p == FaultAfterPGPrepare {
-			px.stop()
+			px.Stop()
 		}
 	}
 	err = c.RunTx(ctx, TxOptions{MaxAttempts: 1}, func(ctx context.Context, tx *Tx) error {
@@ -61,65 +57,6 @@ func TestSurrealUnreachableAtCommit(t *testing.T) {
 	if pg, sdb := f.balances(t, 1); pg != 100 || sdb != 100 {
 		t.Fatalf("PostgreSQL %d, SurrealDB %d; want both untouched", pg, sdb)
 	}
-}
-
-// proxy forwards TCP connections to SurrealDB until stopped.
-type proxy struct {
-	ln     net.Listener
-	url    string
-	mu     sync.Mutex
-	conns  []net.Conn
-	closed bool
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln}
-	host := u.Host
-	u.Host = ln.Addr().String()
-	p.url = u.String()
-	t.Cleanup(p.stop)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", host)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
-		}
-	}()
-	return p
-}
-
-// stop closes the listener and every proxied connection.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.closed {
-		p.closed = true
-		_ = p.ln.Close()
-	}
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
 }
 
 // TestPostgresRestartWhilePrepared: PostgreSQL (a private cluster) is
