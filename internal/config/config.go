@@ -30,6 +30,12 @@ type Config struct {
 	// Federation configures federated SQL over both databases and its
 	// front ends (the PostgreSQL wire protocol server, HTTP, the CLI).
 	Federation Federation `yaml:"federation"`
+	// Verify configures `pgsurreal verify` and the daemon's scheduled
+	// verify of both sides.
+	Verify Verify `yaml:"verify"`
+	// Backup configures `pgsurreal backup` and the daemon's scheduled
+	// backups.
+	Backup Backup `yaml:"backup"`
 
 	// sources maps each dotted key that a layer set to where it was set:
 	// "file:line", "env PGSURREAL_X" or "--set". Validate cites it.
@@ -191,6 +197,45 @@ type Federation struct {
 	// schemafull table's columns come from its DEFINE FIELDs): each such
 	// table has id text, doc jsonb and these.
 	Tables []FederatedTable `yaml:"tables"`
+}
+
+// Verify configures the comparison of PostgreSQL rows with their
+// SurrealDB records (see docs/operations.md).
+type Verify struct {
+	// Schedule is when `pgsurreal serve` verifies on its own: a cron
+	// expression of five fields ("0 3 * * *") or a descriptor such as
+	// @daily or "@every 6h". Empty (the default) turns it off.
+	Schedule string `yaml:"schedule"`
+	// SamplePercent is the share of chunks a scheduled verify compares,
+	// 1-100; default 100 (all). `pgsurreal verify` always compares all.
+	SamplePercent int `yaml:"sample_percent"`
+	// Repair makes the scheduled verify repair the differences it
+	// confirms; default false (report and alert only).
+	Repair bool `yaml:"repair"`
+	// ChunkRows is the number of rows hashed together; a chunk whose
+	// hashes differ is compared row by row. Default 5000.
+	ChunkRows int `yaml:"chunk_rows"`
+	// WaitTimeout bounds the wait for replication to catch up before a
+	// mismatch is checked again; default 10s. Past it the mismatch is
+	// reported with the note that replication is behind.
+	WaitTimeout Duration `yaml:"wait_timeout"`
+}
+
+// Backup configures coordinated backups of both databases.
+type Backup struct {
+	// Schedule is when `pgsurreal serve` backs up on its own (cron, as
+	// verify.schedule); empty (the default) turns it off.
+	Schedule string `yaml:"schedule"`
+	// Dir is where backups go, one subdirectory each; required with a
+	// schedule, and the default of `pgsurreal backup --to`.
+	Dir string `yaml:"dir"`
+	// Keep is how many backups retention keeps in Dir (newest first);
+	// default 7, 0 keeps any number.
+	Keep int `yaml:"keep"`
+	// MaxAge removes backups older than it; default 0 (no age limit).
+	MaxAge Duration `yaml:"max_age"`
+	// Jobs is pg_dump's and pg_restore's parallel jobs; default 2.
+	Jobs int `yaml:"jobs"`
 }
 
 // Cache configures the Redis cache of SurrealDB sub-results.
@@ -420,6 +465,8 @@ func Default() Config {
 			Cache:       Cache{TTL: Duration{5 * time.Minute}, Prefix: "pgsurreal:"},
 			Tables:      []FederatedTable{},
 		},
+		Verify: Verify{SamplePercent: 100, ChunkRows: 5000, WaitTimeout: Duration{10 * time.Second}},
+		Backup: Backup{Keep: 7, Jobs: 2},
 	}
 }
 

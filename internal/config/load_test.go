@@ -60,6 +60,8 @@ func TestLoadGood(t *testing.T) {
 					Cache:     Cache{Redis: "redis://127.0.0.1:6379/2", TTL: Duration{time.Minute}, Prefix: "shop:"},
 					Tables:    []FederatedTable{{Name: "review", Columns: []ReverseColumn{{Name: "rating", Type: "integer"}}}},
 				},
+				Verify: Verify{Schedule: "0 3 * * *", SamplePercent: 10, Repair: true, ChunkRows: 2000, WaitTimeout: Duration{30 * time.Second}},
+				Backup: Backup{Schedule: "@daily", Dir: "/var/backups/pgsurreal", Keep: 14, MaxAge: Duration{720 * time.Hour}, Jobs: 4},
 			}
 			checkSync(t, c.Sync, want.Sync)
 			assertSame(t, c, want)

@@ -58,7 +58,36 @@ func (c Config) Validate() error {
 	v.sync(c.Sync)
 	v.reverse(c.Reverse)
 	v.federation(c.Federation)
+	v.maintenance(c.Verify, c.Backup)
 	return errors.Join(v.errs...)
+}
+
+// maintenance checks the verify and backup sections.
+func (v *validator) maintenance(vf Verify, b Backup) {
+	v.schedule("verify.schedule", vf.Schedule)
+	v.intRange("verify.sample_percent", vf.SamplePercent, 1, 100)
+	v.intRange("verify.chunk_rows", vf.ChunkRows, 10, 1000000)
+	v.positive("verify.wait_timeout", vf.WaitTimeout)
+	if v.schedule("backup.schedule", b.Schedule) && b.Schedule != "" && b.Dir == "" {
+		v.fail("backup.schedule", "backup.schedule is set but backup.dir is empty: name the directory scheduled backups go to")
+	}
+	v.intRange("backup.keep", b.Keep, 0, 100000)
+	if b.MaxAge.Duration < 0 {
+		v.fail("backup.max_age", "must not be negative (0 means no age limit)")
+	}
+	v.intRange("backup.jobs", b.Jobs, 1, 64)
+}
+
+// schedule checks a cron expression; empty is valid (off).
+func (v *validator) schedule(key, spec string) bool {
+	if spec == "" {
+		return true
+	}
+	if _, err := ParseSchedule(spec); err != nil {
+		v.fail(key, "%q is not a schedule: %v (use five cron fields such as \"0 3 * * *\", or @daily, @hourly, \"@every 6h\")", spec, err)
+		return false
+	}
+	return true
 }
 
 // federation checks the federation section.
