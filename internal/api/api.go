@@ -1,8 +1,11 @@
 // Package api is pgsurreal's HTTP front end: POST /v1/query runs one
-// federated SQL statement and answers JSON; /metrics serves the process's
-// Prometheus registry and /healthz says the process is up.
+// federated SQL statement and answers JSON; POST /v1/tx runs a
+// distributed transaction; GET /v1/maintenance shows the scheduled
+// maintenance jobs and POST /v1/maintenance/{job}/run starts one; /metrics
+// serves the process's Prometheus registry and /healthz says the process
+// is up.
 //
-// The data endpoints need `Authorization: Bearer <http.token>`; with no
+// Every /v1 endpoint needs `Authorization: Bearer <http.token>`; with no
 // token configured they refuse every request, so a daemon started
 // without one never exposes its databases. /metrics and /healthz need no
 // token (scrapers and probes carry none).
@@ -43,6 +46,9 @@ type Options struct {
 	Engine *federation.Engine
 	// Tx runs POST /v1/tx; nil answers 503.
 	Tx *txn.Coordinator
+	// Maintenance is the scheduler behind /v1/maintenance (a
+	// *maintenance.Scheduler); nil answers 503.
+	Maintenance Maintenance
 	// Registry is served at /metrics and receives the API's own metrics;
 	// nil serves no /metrics.
 	Registry *prometheus.Registry
@@ -59,6 +65,7 @@ type handler struct {
 	token   [sha256.Size]byte
 	engine  engine
 	txr     txRunner
+	maint   Maintenance
 	metrics *metrics
 }
 
@@ -67,7 +74,8 @@ type engine interface {
 	Query(ctx context.Context, q federation.Querier, sql string, args []any, o federation.QueryOptions) (*federation.Result, error)
 }
 
-// New returns the handler serving /v1/query, /metrics and /healthz.
+// New returns the handler serving /v1/query, /v1/tx, /v1/maintenance,
+// /metrics and /healthz.
 func New(o Options) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -85,6 +93,7 @@ func New(o Options) http.Handler {
 	if o.Tx != nil {
 		h.txr = o.Tx
 	}
+	h.maint = maintenanceOf(o.Maintenance)
 	var reg prometheus.Registerer
 	if o.Registry != nil {
 		reg = o.Registry
@@ -94,6 +103,8 @@ func New(o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/query", h.authorized(http.HandlerFunc(h.query)))
 	mux.Handle("POST /v1/tx", h.authorized(http.HandlerFunc(h.tx)))
+	mux.Handle("GET "+statusPath, h.authorized(http.HandlerFunc(h.maintenanceStatus)))
+	mux.Handle("POST "+statusPath+"/{job}/run", h.authorized(http.HandlerFunc(h.maintenanceRun)))
 	if o.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
 	}

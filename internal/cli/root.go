@@ -26,6 +26,9 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1
 	ExitUsage   = 2
+	// ExitDifferences: verify found differences (and did not repair
+	// them all).
+	ExitDifferences = 3
 )
 
 // app carries what every subcommand shares: output streams, the global
@@ -79,6 +82,10 @@ func exitCode(err error) int {
 	if errors.As(err, &cfgErr) || errors.As(err, &use) {
 		return ExitUsage
 	}
+	var diff differencesError
+	if errors.As(err, &diff) {
+		return ExitDifferences
+	}
 	return ExitFailure
 }
 
@@ -115,6 +122,7 @@ See pgsurreal.example.yaml for every key.`,
 		a.queryCommand(),
 		a.txCommand(),
 		a.snapshotCommand(),
+		a.verifyCommand(),
 		a.demoCommand(),
 	)
 	// Unknown subcommands and bad arguments are usage errors.

@@ -204,29 +204,48 @@ func (a *app) syncOptions() pgsync.Options {
 	return o
 }
 
-// progressBars draws one bar per table on a terminal, redrawn in place.
+// progressBars draws the snapshot's bars (see barDrawer).
 func progressBars(w io.Writer) pgsync.ProgressFunc {
-	drawn := 0
+	draw := barDrawer(w, "rows")
 	return func(tables []pgsync.TableProgress, final bool) {
+		bars := make([]bar, len(tables))
+		for i, t := range tables {
+			bars[i] = bar{name: t.Table, done: t.Rows, total: t.Estimated, elapsed: t.Elapsed}
+		}
+		draw(bars, final)
+	}
+}
+
+// bar is one line of progress.
+type bar struct {
+	name        string
+	done, total int64
+	elapsed     time.Duration
+}
+
+// barDrawer draws one bar per line on a terminal, redrawn in place.
+func barDrawer(w io.Writer, unit string) func(bars []bar, final bool) {
+	drawn := 0
+	return func(bars []bar, final bool) {
 		var b strings.Builder
 		if drawn > 0 {
 			fmt.Fprintf(&b, "\x1b[%dA", drawn)
 		}
-		for _, t := range tables {
-			rate := float64(t.Rows) / max(t.Elapsed.Seconds(), 0.001)
+		for _, t := range bars {
+			rate := float64(t.done) / max(t.elapsed.Seconds(), 0.001)
 			frac := 1.0
-			if t.Estimated > 0 && !final {
-				frac = min(1, float64(t.Rows)/float64(t.Estimated))
+			if t.total > 0 && !final {
+				frac = min(1, float64(t.done)/float64(t.total))
 			}
 			eta := "-"
-			if rate > 0 && t.Estimated > t.Rows && !final {
-				eta = (time.Duration(float64(t.Estimated-t.Rows)/rate) * time.Second).Round(time.Second).String()
+			if rate > 0 && t.total > t.done && !final {
+				eta = (time.Duration(float64(t.total-t.done)/rate) * time.Second).Round(time.Second).String()
 			}
 			filled := int(frac * 30)
-			fmt.Fprintf(&b, "\x1b[2K%-32s [%s%s] %10d rows %8.0f rows/s ETA %s\n",
-				truncate(t.Table, 32), strings.Repeat("=", filled), strings.Repeat(" ", 30-filled), t.Rows, rate, eta)
+			fmt.Fprintf(&b, "\x1b[2K%-32s [%s%s] %10d %s %8.0f %s/s ETA %s\n",
+				truncate(t.name, 32), strings.Repeat("=", filled), strings.Repeat(" ", 30-filled), t.done, unit, rate, unit, eta)
 		}
-		drawn = len(tables)
+		drawn = len(bars)
 		_, _ = io.WriteString(w, b.String())
 	}
 }

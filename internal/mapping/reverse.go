@@ -56,6 +56,30 @@ type revColumn struct {
 	single bool
 }
 
+// ChooseReverseShape decides how a SurrealDB table maps onto its
+// PostgreSQL table as the reverse direction does: a table pgsurreal
+// created (or one made just like it) keeps the derived shape; any other
+// existing table is mapped onto by column name.
+func ChooseReverseShape(st *SurrealTable, cfg config.ReverseTable, schema, name string, existing *cdc.Table) (*ReverseShape, error) {
+	shape, err := NewReverseShape(st, cfg, schema, name, nil)
+	if existing != nil && (err != nil || !sameColumns(shape.Columns(), existing)) {
+		shape, err = NewReverseShape(st, cfg, schema, name, existing)
+	}
+	return shape, err
+}
+
+func sameColumns(cols []string, t *cdc.Table) bool {
+	if len(cols) != len(t.Columns) {
+		return false
+	}
+	for i, c := range t.Columns {
+		if c.Name != cols[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // NewReverseShape decides the PostgreSQL table for a SurrealDB table.
 // schema and name are the PostgreSQL table. existing is that table as
 // the catalog describes it (postgres.DescribeTable), or nil when it does

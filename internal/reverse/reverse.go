@@ -320,13 +320,7 @@ func (p *Pipeline) loadTable(ctx context.Context, tc config.ReverseTable) (*tabl
 		}
 		existing = nil
 	}
-	// A table pgsurreal created earlier (or one made just like it) keeps
-	// the derived shape; any other existing table is mapped onto by
-	// column name.
-	shape, err := mapping.NewReverseShape(st, tc, schema, name, nil)
-	if existing != nil && (err != nil || !sameColumns(shape.Columns(), existing)) {
-		shape, err = mapping.NewReverseShape(st, tc, schema, name, existing)
-	}
+	shape, err := mapping.ChooseReverseShape(st, tc, schema, name, existing)
 	if err != nil {
 		return nil, &PermanentError{err}
 	}
@@ -463,16 +457,3 @@ func applyErr(err error, what, where string) error {
 
 // recordName renders a record id for messages.
 func recordName(id models.RecordID) string { return id.String() }
-
-// sameColumns reports whether t has exactly the columns cols, in order.
-func sameColumns(cols []string, t *postgres.Table) bool {
-	if len(cols) != len(t.Columns) {
-		return false
-	}
-	for i, c := range t.Columns {
-		if c.Name != cols[i] {
-			return false
-		}
-	}
-	return true
-}

@@ -2,12 +2,9 @@ package sync_test
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"os"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -173,7 +170,7 @@ func (f *fixture) assertSame() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	opts, err := pgsync.TableOptions(ctx, f.pool, tables, f.sync)
+	opts, err := mapping.OptionsFor(ctx, f.pool, tables, f.sync)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -210,12 +207,12 @@ func (f *fixture) assertSame() {
 			if err != nil {
 				f.t.Fatal(err)
 			}
-			want[canon(rec.Doc["id"])] = canon(rec.Doc)
+			want[mapping.Canon(rec.Doc["id"])] = mapping.Canon(rec.Doc)
 			for name, e := range rec.Edges {
 				if edges[name] == nil {
 					edges[name] = map[string]string{}
 				}
-				edges[name][canon(e["id"])] = canon(e)
+				edges[name][mapping.Canon(e["id"])] = mapping.Canon(e)
 			}
 		}
 		rows.Close()
@@ -269,71 +266,9 @@ func (f *fixture) records(table string) map[string]string {
 	for _, r := range (*res)[0].Result {
 		id := r["id"].(models.RecordID)
 		r["id"] = id.ID
-		out[canon(id.ID)] = canon(r)
+		out[mapping.Canon(id.ID)] = mapping.Canon(r)
 	}
 	return out
-}
-
-// canon renders a value so that equal SurrealDB values render equally,
-// whichever way they were decoded: numbers by value, decimals without
-// trailing zeros, datetimes in UTC, maps with sorted keys.
-func canon(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = strconv.Quote(k) + ":" + canon(x[k])
-		}
-		return "{" + strings.Join(parts, ",") + "}"
-	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = canon(e)
-		}
-		return "[" + strings.Join(parts, ",") + "]"
-	case models.RecordID:
-		return x.Table + ":" + canon(x.ID)
-	case *models.RecordID:
-		return x.Table + ":" + canon(x.ID)
-	case models.DecimalString:
-		return "dec:" + normDecimal(string(x))
-	case models.CustomDateTime:
-		return "dt:" + x.UTC().Format(time.RFC3339Nano)
-	case *models.CustomDateTime:
-		return "dt:" + x.UTC().Format(time.RFC3339Nano)
-	case models.CustomDuration:
-		return "dur:" + x.Duration.String()
-	case time.Time:
-		return "dt:" + x.UTC().Format(time.RFC3339Nano)
-	case []byte:
-		return "bytes:" + hex.EncodeToString(x)
-	case string:
-		return strconv.Quote(x)
-	case bool:
-		return strconv.FormatBool(x)
-	case float32:
-		return "n:" + strconv.FormatFloat(float64(x), 'g', -1, 64)
-	case float64:
-		return "n:" + strconv.FormatFloat(x, 'g', -1, 64)
-	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		return "n:" + fmt.Sprint(x)
-	}
-	return fmt.Sprintf("%T:%v", v, v)
-}
-
-func normDecimal(s string) string {
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		return s
-	}
-	return r.RatString()
 }
 
 // query runs SurrealQL and renders the first result.

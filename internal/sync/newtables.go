@@ -39,7 +39,7 @@ func (p *Pipeline) watchNewTables(ctx context.Context, interval time.Duration) {
 }
 
 func (p *Pipeline) addNewTables(ctx context.Context) error {
-	tables, err := selectTables(ctx, p.pool, p.o.Sync)
+	tables, err := mapping.SelectTables(ctx, p.pool, p.o.Sync)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func (p *Pipeline) addNewTables(ctx context.Context) error {
 		if known[t.QualifiedName()] || p.announced[t.QualifiedName()] {
 			continue
 		}
-		if err := checkIdentity([]*cdc.Table{t}, tableOptions(p.o.Sync)); err != nil {
+		if err := mapping.CheckIdentity([]*cdc.Table{t}, mapping.ConfiguredOptions(p.o.Sync)); err != nil {
 			p.log.Warn("new table not replicated", "table", t.QualifiedName(), "err", err)
 			p.announced[t.QualifiedName()] = true
 			continue
@@ -88,7 +88,7 @@ func (a *applier) joinTable(ctx context.Context, name string) ([]mapping.Write, 
 	p.mu.Lock()
 	all := append(slices.Clone(p.tables), t)
 	p.mu.Unlock()
-	opts, err := TableOptions(ctx, p.pool, all, p.o.Sync)
+	opts, err := mapping.OptionsFor(ctx, p.pool, all, p.o.Sync)
 	if err != nil {
 		return nil, err
 	}

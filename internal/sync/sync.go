@@ -133,16 +133,16 @@ func open(ctx context.Context, o Options) (*Pipeline, error) {
 		return nil, err
 	}
 	p := &Pipeline{o: o, log: o.Log, pool: pool, announced: map[string]bool{}}
-	if p.tables, err = selectTables(ctx, pool, o.Sync); err != nil {
+	if p.tables, err = mapping.SelectTables(ctx, pool, o.Sync); err != nil {
 		pool.Close()
 		return nil, err
 	}
-	opts, err := TableOptions(ctx, pool, p.tables, o.Sync)
+	opts, err := mapping.OptionsFor(ctx, pool, p.tables, o.Sync)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	if err := checkIdentity(p.tables, opts); err != nil {
+	if err := mapping.CheckIdentity(p.tables, opts); err != nil {
 		pool.Close()
 		return nil, &PermanentError{err}
 	}

@@ -157,6 +157,20 @@ func (s *Sink) applyTxn(ctx context.Context, ws []mapping.Write, pos Position, b
 	return classify(res, err, b.sources, b.inserts > 0)
 }
 
+// Repair writes ws in one transaction tagged as pgsurreal's own (see
+// Tag), without moving the stored position: verify's repair of records
+// that drifted from PostgreSQL. The reverse direction does not copy these
+// writes back, as for every other write the sync makes.
+func (s *Sink) Repair(ctx context.Context, ws []mapping.Write, name string) error {
+	b := builder{}
+	b.begin()
+	b.tag(s.slot, name)
+	b.writes(ws, s.cfg)
+	b.sql.WriteString("COMMIT;\n")
+	res, err := surrealdb.Query[any](ctx, s.cl.DB, b.sql.String(), b.vars)
+	return classify(res, err, b.sources, false)
+}
+
 // ApplyPart writes one part of a large source transaction inside an
 // interactive SurrealDB transaction, opening it on the first part; Apply
 // with the final part commits it.

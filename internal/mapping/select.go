@@ -1,4 +1,4 @@
-package sync
+package mapping
 
 import (
 	"context"
@@ -8,12 +8,32 @@ import (
 
 	"github.com/pgsurreal/pgsurreal/internal/cdc"
 	"github.com/pgsurreal/pgsurreal/internal/config"
-	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
 )
 
-// selectTables lists the tables sync.include/exclude choose.
-func selectTables(ctx context.Context, q postgres.Querier, sc config.Sync) ([]*cdc.Table, error) {
+// ForwardShapes selects the tables the sync section replicates and shapes
+// them as the sync does: what sync, verify and backup agree on.
+func ForwardShapes(ctx context.Context, q postgres.Querier, sc config.Sync) ([]*cdc.Table, map[string]*Shape, error) {
+	tables, err := SelectTables(ctx, q, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := OptionsFor(ctx, q, tables, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckIdentity(tables, opts); err != nil {
+		return nil, nil, err
+	}
+	shapes, err := BuildShapes(tables, opts, sc.Nulls == "omit")
+	if err != nil {
+		return nil, nil, err
+	}
+	return tables, shapes, nil
+}
+
+// SelectTables lists the tables sync.include/exclude choose.
+func SelectTables(ctx context.Context, q postgres.Querier, sc config.Sync) ([]*cdc.Table, error) {
 	all, err := postgres.ListTables(ctx, q, nil)
 	if err != nil {
 		return nil, err
@@ -35,12 +55,12 @@ func selectTables(ctx context.Context, q postgres.Querier, sc config.Sync) ([]*c
 	return out, nil
 }
 
-// TableOptions returns the mapping options of tables: the per-table
+// OptionsFor returns the mapping options of tables: the per-table
 // configuration, plus, for a table with REPLICA IDENTITY USING INDEX and
 // no configured key, that index's columns as the key (its deletes carry
-// only those columns). Tests use it to shape rows as the pipeline does.
-func TableOptions(ctx context.Context, q postgres.Querier, tables []*cdc.Table, sc config.Sync) (map[string]*mapping.TableOptions, error) {
-	out := tableOptions(sc)
+// only those columns). Sync, verify and the tests shape rows with it.
+func OptionsFor(ctx context.Context, q postgres.Querier, tables []*cdc.Table, sc config.Sync) (map[string]*TableOptions, error) {
+	out := ConfiguredOptions(sc)
 	for _, t := range tables {
 		if t.ReplicaIdentity != 'i' {
 			continue
@@ -54,7 +74,7 @@ func TableOptions(ctx context.Context, q postgres.Querier, tables []*cdc.Table, 
 			return nil, err
 		}
 		if o == nil {
-			o = &mapping.TableOptions{}
+			o = &TableOptions{}
 			out[t.QualifiedName()] = o
 		}
 		o.Key = cols
@@ -62,26 +82,26 @@ func TableOptions(ctx context.Context, q postgres.Querier, tables []*cdc.Table, 
 	return out, nil
 }
 
-// tableOptions converts the per-table configuration for the mapping.
-func tableOptions(sc config.Sync) map[string]*mapping.TableOptions {
-	out := map[string]*mapping.TableOptions{}
+// ConfiguredOptions converts the per-table configuration for the mapping.
+func ConfiguredOptions(sc config.Sync) map[string]*TableOptions {
+	out := map[string]*TableOptions{}
 	for _, t := range sc.Tables {
-		o := &mapping.TableOptions{
+		o := &TableOptions{
 			Target: t.Target, Namespace: t.Namespace, Database: t.Database,
 			Key: t.Key, Columns: t.Columns, ExcludeColumns: t.ExcludeColumns, Transforms: t.Transforms,
 		}
 		for _, e := range t.Edges {
-			o.Edges = append(o.Edges, mapping.EdgeOptions{Columns: e.Columns, Name: e.Name})
+			o.Edges = append(o.Edges, EdgeOptions{Columns: e.Columns, Name: e.Name})
 		}
 		out[t.SchemaName()+"."+t.TableName()] = o
 	}
 	return out
 }
 
-// checkIdentity refuses tables whose updates and deletes could not be
+// CheckIdentity refuses tables whose updates and deletes could not be
 // applied: no primary key and no configured key, or a configured key
 // without REPLICA IDENTITY FULL.
-func checkIdentity(tables []*cdc.Table, opts map[string]*mapping.TableOptions) error {
+func CheckIdentity(tables []*cdc.Table, opts map[string]*TableOptions) error {
 	var bad []string
 	for _, t := range tables {
 		o := opts[t.QualifiedName()]
