@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgsurreal/pgsurreal/internal/api"
 	"github.com/pgsurreal/pgsurreal/internal/federation"
+	"github.com/pgsurreal/pgsurreal/internal/maintenance"
 	"github.com/pgsurreal/pgsurreal/internal/pgwire"
 	"github.com/pgsurreal/pgsurreal/internal/txn"
 )
@@ -76,7 +77,15 @@ func (a *app) startFront(ctx context.Context, reg *prometheus.Registry, queries 
 			return nil, err
 		}
 	}
-	if err := a.serveHTTP(ctx, reg, engine, coord, f); err != nil {
+	var sched *maintenance.Scheduler
+	if queries {
+		var err error
+		if sched, err = a.startMaintenance(reg, f); err != nil {
+			f.stop()
+			return nil, err
+		}
+	}
+	if err := a.serveHTTP(ctx, reg, engine, coord, sched, f); err != nil {
 		f.stop()
 		return nil, err
 	}
@@ -173,13 +182,13 @@ func (a *app) openEngine(ctx context.Context, reg *prometheus.Registry, f *front
 }
 
 // serveHTTP serves the API, /metrics and /healthz on http.listen.
-func (a *app) serveHTTP(ctx context.Context, reg *prometheus.Registry, engine *federation.Engine, coord *txn.Coordinator, f *front) error {
+func (a *app) serveHTTP(ctx context.Context, reg *prometheus.Registry, engine *federation.Engine, coord *txn.Coordinator, sched *maintenance.Scheduler, f *front) error {
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("cannot serve metrics on http.listen %s: %w; choose a free address with --set http.listen=127.0.0.1:PORT", a.cfg.HTTP.Listen, err)
 	}
 	timeout := api.DefaultTimeout
-	handler := api.New(api.Options{Token: a.cfg.HTTP.Token, Engine: engine, Tx: coord, Registry: reg, Log: a.log, Timeout: timeout})
+	handler := api.New(api.Options{Token: a.cfg.HTTP.Token, Engine: engine, Tx: coord, Maintenance: sched, Registry: reg, Log: a.log, Timeout: timeout})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -22,6 +22,7 @@ import (
 	surrealdb "github.com/surrealdb/surrealdb.go"
 
 	"github.com/pgsurreal/pgsurreal/internal/config"
+	"github.com/pgsurreal/pgsurreal/internal/surreal"
 	"github.com/pgsurreal/pgsurreal/internal/testenv"
 )
 
@@ -114,6 +115,7 @@ func (p *serveProcess) stop(t *testing.T) int {
 type serveFixture struct {
 	pg    config.Postgres
 	pool  *pgxpool.Pool
+	cl    *surreal.Client
 	flags []string
 }
 
@@ -150,7 +152,7 @@ CREATE review:2 SET customer_id = 2, rating = 3;`, nil); err != nil {
 		"--set", "http.listen=127.0.0.1:0",
 		"--set", "http.token=serve-test-token",
 	)
-	return &serveFixture{pg: pg, pool: pool, flags: flags}
+	return &serveFixture{pg: pg, pool: pool, cl: cl, flags: flags}
 }
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
