@@ -206,8 +206,10 @@ type Verify struct {
 	// expression of five fields ("0 3 * * *") or a descriptor such as
 	// @daily or "@every 6h". Empty (the default) turns it off.
 	Schedule string `yaml:"schedule"`
-	// SamplePercent is the share of chunks a scheduled verify compares,
-	// 1-100; default 100 (all). `pgsurreal verify` always compares all.
+	// SamplePercent is the share of rows a scheduled verify compares,
+	// 1-100 (PostgreSQL tables are sampled and looked up by key, and
+	// their counts compared); default 100 (all). `pgsurreal verify`
+	// always compares all.
 	SamplePercent int `yaml:"sample_percent"`
 	// Repair makes the scheduled verify repair the differences it
 	// confirms; default false (report and alert only).

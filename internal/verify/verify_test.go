@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pgsurreal/pgsurreal/internal/config"
+	"github.com/pgsurreal/pgsurreal/internal/verify"
 )
 
 // shop creates the forward tables: integer, text and composite keys, a
@@ -258,4 +260,36 @@ func TestNoFalseDrift(t *testing.T) {
 		t.Fatalf("only %d writes happened during the verifies: not a load", writes)
 	}
 	f.settled(time.Minute)
+}
+
+// TestSampledVerify checks the scheduled, sampled mode: a sample of the
+// rows is compared by key (every row of the table differs here, so any
+// sample finds some) and the counts reveal the extra record a sample
+// cannot name.
+func TestSampledVerify(t *testing.T) {
+	f := newFixture(t)
+	f.shop()
+	f.startSync()
+	f.settled(2 * time.Minute)
+	f.surql(`UPDATE customer SET name = 'drifted'`, nil)
+	f.surql(`CREATE customer:100000 SET name = 'ghost'`, nil)
+	rep, err := verify.Run(context.Background(), verify.Options{Config: f.cfg, Tables: []string{"shop.customer"}, SamplePercent: 20, Log: testLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := rep.Tables[0]
+	if tr.SampledPercent != 20 || tr.SourceRows == 0 || tr.SourceRows >= 300 {
+		t.Fatalf("sampled %d%%: %d rows compared of 300", tr.SampledPercent, tr.SourceRows)
+	}
+	if int64(len(tr.Differences)) != tr.SourceRows {
+		t.Errorf("%d differences among %d sampled rows that all differ\n%s", len(tr.Differences), tr.SourceRows, text(rep))
+	}
+	for _, d := range tr.Differences {
+		if d.Kind != verify.Different || !slices.Equal(d.Fields, []string{"name"}) {
+			t.Errorf("unexpected difference %+v", d)
+		}
+	}
+	if len(rep.Notes) == 0 || !strings.Contains(rep.Notes[0], "300 rows and SurrealDB table customer 301 records") {
+		t.Errorf("no note of the count difference: %q", rep.Notes)
+	}
 }
