@@ -181,6 +181,11 @@ type Result struct {
 	// TxCommitted and TxRolledBack report the distributed transactions
 	// step: the checkout on both sides, the refused one on neither.
 	TxCommitted, TxRolledBack bool
+	// VerifyClean reports that verify found no difference after
+	// replication; VerifyFound is what it found after two writes around
+	// replication, VerifyRepaired that a repair made it clean again.
+	VerifyClean, VerifyRepaired bool
+	VerifyFound                 int
 	// SlotDropped reports whether the slot was dropped at the end.
 	SlotDropped bool
 }
@@ -315,7 +320,12 @@ func run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 
-	p.step(8, "Done")
+	p.step(8, "Verify both sides, find drift, repair it")
+	if err := d.verifyAndRepair(ctx, p, res); err != nil {
+		return nil, err
+	}
+
+	p.step(9, "Done")
 	if err := pl.stop(); err != nil {
 		return nil, fmt.Errorf("the pipeline failed: %w", err)
 	}

@@ -184,6 +184,10 @@ func TestDemo(t *testing.T) {
 	if !res.TxCommitted || !res.TxRolledBack || !strings.Contains(report, "7. One transaction over both databases") {
 		t.Errorf("transactions step: committed %v, rolled back %v", res.TxCommitted, res.TxRolledBack)
 	}
+	if !res.VerifyClean || res.VerifyFound != 2 || !res.VerifyRepaired ||
+		!strings.Contains(report, "different products:1  fields price") || !strings.Contains(report, "extra     products:999999") {
+		t.Errorf("verify step: clean %v, found %d (want 2), repaired %v", res.VerifyClean, res.VerifyFound, res.VerifyRepaired)
+	}
 }
 
 // checkFederated compares the federated queries' rows with the same
@@ -247,7 +251,7 @@ func checkReverse(t *testing.T, o demo.Options, res *demo.Result, report string)
 		"      Classic Bottle | 110.95 |       2 |    4.5 | Grace Hopper, Alan Lovelace\n",
 		"      Compact Lamp   | 159.05 |       2 |    2.5 | Edsger Lovelace, Alan Lovelace\n",
 		"ok recounted: review has 4 records in SurrealDB, surreal_review 4 rows in PostgreSQL",
-		"8. Done\n   ok both pipelines stopped cleanly",
+		"9. Done\n   ok both pipelines stopped cleanly",
 		"pgsurreal reverse --set postgres.database=" + o.Database,
 	} {
 		if !strings.Contains(report, want) {
