@@ -7,14 +7,15 @@
 //
 // Every /v1 endpoint needs `Authorization: Bearer <http.token>`; with no
 // token configured they refuse every request, so a daemon started
-// without one never exposes its databases. /metrics and /healthz need no
-// token (scrapers and probes carry none).
+// without one never exposes its databases. A browser signs in at /login
+// with the same token (kept in an HttpOnly cookie) for the dashboard at /.
+// /metrics, /healthz and /readyz need no token (scrapers and probes carry
+// none).
 package api
 
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"io"
 	"log/slog"
 	"net/http"
@@ -49,6 +50,12 @@ type Options struct {
 	// Maintenance is the scheduler behind /v1/maintenance (a
 	// *maintenance.Scheduler); nil answers 503.
 	Maintenance Maintenance
+	// Readiness answers /readyz; nil answers ready (no checks).
+	Readiness Readiness
+	// Dashboard is the web dashboard, served at / and below /ui/ to a
+	// browser signed in with the token (POST /login sets a cookie); nil
+	// serves none.
+	Dashboard http.Handler
 	// Registry is served at /metrics and receives the API's own metrics;
 	// nil serves no /metrics.
 	Registry *prometheus.Registry
@@ -109,6 +116,13 @@ func New(o Options) http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", h.ready)
+	if o.Dashboard != nil {
+		mux.HandleFunc("GET /login", h.loginForm)
+		mux.HandleFunc("POST /login", h.login)
+		mux.Handle("GET /{$}", h.page(o.Dashboard))
+		mux.Handle("GET /ui/", h.page(o.Dashboard))
+	}
 	return h.instrument(mux)
 }
 
@@ -123,8 +137,10 @@ func (h *handler) authorized(next http.Handler) http.Handler {
 			return
 		}
 		got, ok := bearer(r.Header.Get("Authorization"))
-		sum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(sum[:], h.token[:]) != 1 {
+		if !ok {
+			got, ok = cookieToken(r) // a browser signed in at /login
+		}
+		if !ok || !h.tokenOK(got) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pgsurreal", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, apiError{Code: "28000", Message: "missing or wrong bearer token: send Authorization: Bearer <http.token>"})
 			return

@@ -180,7 +180,7 @@ func TestMaintenanceEndpoints(t *testing.T) {
 	resp.Body.Close()
 	for _, want := range []string{
 		`pgsurreal_verify_differences{table="public.orders"} 2`,
-		`pgsurreal_maintenance_runs_total{job="verify",result="ok"} 1`,
+		`pgsurreal_maintenance_runs_total{result="ok",task="verify"} 1`,
 		`pgsurreal_backup_last_size_bytes 42`,
 		`pgsurreal_api_requests_total{code="202",path="/v1/maintenance/{job}/run"} 2`,
 		`pgsurreal_api_requests_total{code="404",path="/v1/maintenance/{job}/run"} 1`,

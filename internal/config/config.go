@@ -36,6 +36,9 @@ type Config struct {
 	// Backup configures `pgsurreal backup` and the daemon's scheduled
 	// backups.
 	Backup Backup `yaml:"backup"`
+	// Alerts configures the daemon's own alert evaluation, /readyz and
+	// the webhooks it notifies.
+	Alerts Alerts `yaml:"alerts"`
 
 	// sources maps each dotted key that a layer set to where it was set:
 	// "file:line", "env PGSURREAL_X" or "--set". Validate cites it.
@@ -238,6 +241,42 @@ type Backup struct {
 	MaxAge Duration `yaml:"max_age"`
 	// Jobs is pg_dump's and pg_restore's parallel jobs; default 2.
 	Jobs int `yaml:"jobs"`
+}
+
+// Alerts configures the conditions `pgsurreal serve` evaluates itself
+// (the same as deploy/prometheus/alerts.yml) and where it sends them.
+type Alerts struct {
+	// Webhooks are URLs that receive a JSON POST when an alert fires and
+	// when it resolves (retried with backoff). Empty: alerts are only
+	// logged and exported as metrics.
+	Webhooks []string `yaml:"webhooks"`
+	// EvaluateEvery is how often the conditions are checked; default 15s.
+	EvaluateEvery Duration `yaml:"evaluate_every"`
+	// For is how long a condition must hold before its alert fires;
+	// default 1m.
+	For Duration `yaml:"for"`
+	// LagThreshold is the replication lag (either direction) above which
+	// /readyz fails and the lag alert fires; default 1m.
+	LagThreshold Duration `yaml:"lag_threshold"`
+	// SlotRetainedBytes is the WAL a replication slot may retain before
+	// the alert fires; default 1 GiB.
+	SlotRetainedBytes int `yaml:"slot_retained_bytes"`
+	// DiskUsagePercent is the use of a watched filesystem above which the
+	// disk alert fires; default 90.
+	DiskUsagePercent int `yaml:"disk_usage_percent"`
+	// DiskPaths are the directories whose filesystems are watched (data
+	// directories of PostgreSQL and SurrealDB, backup.dir); default: the
+	// dev stack's directory and backup.dir when set.
+	DiskPaths []string `yaml:"disk_paths"`
+	// InDoubtAge is how old a distributed transaction waiting for its
+	// outcome may get before the alert fires; default 5m.
+	InDoubtAge Duration `yaml:"in_doubt_age"`
+	// ErrorRatePercent is the share of failed API requests and federated
+	// queries over 5 minutes above which the error alert fires; default 5.
+	ErrorRatePercent int `yaml:"error_rate_percent"`
+	// MaintenanceMaxAge is how long since the last successful scheduled
+	// verify or backup before its alert fires; default 26h.
+	MaintenanceMaxAge Duration `yaml:"maintenance_max_age"`
 }
 
 // Cache configures the Redis cache of SurrealDB sub-results.
@@ -469,6 +508,18 @@ func Default() Config {
 		},
 		Verify: Verify{SamplePercent: 100, ChunkRows: 5000, WaitTimeout: Duration{10 * time.Second}},
 		Backup: Backup{Keep: 7, Jobs: 2},
+		Alerts: Alerts{
+			Webhooks:          []string{},
+			EvaluateEvery:     Duration{15 * time.Second},
+			For:               Duration{time.Minute},
+			LagThreshold:      Duration{time.Minute},
+			SlotRetainedBytes: 1 << 30,
+			DiskUsagePercent:  90,
+			DiskPaths:         []string{},
+			InDoubtAge:        Duration{5 * time.Minute},
+			ErrorRatePercent:  5,
+			MaintenanceMaxAge: Duration{26 * time.Hour},
+		},
 	}
 }
 

@@ -62,6 +62,10 @@ func TestLoadGood(t *testing.T) {
 				},
 				Verify: Verify{Schedule: "0 3 * * *", SamplePercent: 10, Repair: true, ChunkRows: 2000, WaitTimeout: Duration{30 * time.Second}},
 				Backup: Backup{Schedule: "@daily", Dir: "/var/backups/pgsurreal", Keep: 14, MaxAge: Duration{720 * time.Hour}, Jobs: 4},
+				Alerts: Alerts{Webhooks: []string{"https://hooks.example.com/pgsurreal"}, EvaluateEvery: Duration{5 * time.Second},
+					For: Duration{30 * time.Second}, LagThreshold: Duration{2 * time.Minute}, SlotRetainedBytes: 5000000000,
+					DiskUsagePercent: 80, DiskPaths: []string{"/var/lib/postgresql", "/var/backups"}, InDoubtAge: Duration{10 * time.Minute},
+					ErrorRatePercent: 2, MaintenanceMaxAge: Duration{50 * time.Hour}},
 			}
 			checkSync(t, c.Sync, want.Sync)
 			assertSame(t, c, want)

@@ -59,6 +59,7 @@ func (c Config) Validate() error {
 	v.reverse(c.Reverse)
 	v.federation(c.Federation)
 	v.maintenance(c.Verify, c.Backup)
+	v.alerts(c.Alerts)
 	return errors.Join(v.errs...)
 }
 
@@ -76,6 +77,26 @@ func (v *validator) maintenance(vf Verify, b Backup) {
 		v.fail("backup.max_age", "must not be negative (0 means no age limit)")
 	}
 	v.intRange("backup.jobs", b.Jobs, 1, 64)
+}
+
+// alerts checks the alerts section.
+func (v *validator) alerts(a Alerts) {
+	for i, hook := range a.Webhooks {
+		key := fmt.Sprintf("alerts.webhooks[%d]", i)
+		if u, err := url.Parse(hook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.fail(key, "%q is not an http(s) URL such as https://hooks.example.com/pgsurreal", RedactURL(hook))
+		}
+	}
+	v.positive("alerts.evaluate_every", a.EvaluateEvery)
+	if a.For.Duration < 0 {
+		v.fail("alerts.for", "must not be negative (0 fires at the first evaluation)")
+	}
+	v.intRange("alerts.disk_usage_percent", a.DiskUsagePercent, 1, 100)
+	v.positive("alerts.lag_threshold", a.LagThreshold)
+	v.intRange("alerts.slot_retained_bytes", a.SlotRetainedBytes, 1, 1<<50)
+	v.positive("alerts.in_doubt_age", a.InDoubtAge)
+	v.intRange("alerts.error_rate_percent", a.ErrorRatePercent, 1, 100)
+	v.positive("alerts.maintenance_max_age", a.MaintenanceMaxAge)
 }
 
 // schedule checks a cron expression; empty is valid (off).
