@@ -26,8 +26,8 @@ const MinPGVersion = 15
 // baseSettings are the cluster settings pgsurreal needs.
 var baseSettings = map[string]string{
 	"wal_level":                 "logical",
-	"max_replication_slots":     "20",
-	"max_wal_senders":           "20",
+	"max_replication_slots":     "64",
+	"max_wal_senders":           "64",
 	"max_prepared_transactions": "64",
 	"track_commit_timestamp":    "on",
 	"max_connections":           "200",

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"maps"
@@ -42,10 +43,10 @@ func (f *forward) replicas() []replica {
 	return out
 }
 
-// srcRow is a source row mapped: its id part, rendered key and record.
+// srcRow is a source row mapped: its id part, key columns' text and
+// record.
 type srcRow struct {
 	id   any
-	key  string // mapping.Canon(id)
 	keys []string
 	rec  mapping.Record
 }
@@ -239,7 +240,7 @@ func (f *forward) read(ctx context.Context, feeds []chan chunk) (int64, error) {
 		for i, at := range keyAt {
 			keys[i] = r.Vals[at].Text
 		}
-		cur.rows = append(cur.rows, srcRow{id: id, key: mapping.Canon(id), keys: keys, rec: rec})
+		cur.rows = append(cur.rows, srcRow{id: id, keys: keys, rec: rec})
 		cur.last = id
 		n++
 		if len(cur.rows) == size {
@@ -295,11 +296,13 @@ var seed = maphash.MakeSeed()
 func compareReplica(feed <-chan chunk, p *pager, r replica) (result, error) {
 	var res result
 	var want, got []entry
+	var buf []byte
 	for c := range feed {
 		want = want[:0]
 		for i := range c.rows {
 			if doc := r.expect(&c.rows[i].rec); doc != nil {
-				want = append(want, entry{key: c.rows[i].key, id: c.rows[i].id, keys: c.rows[i].keys, doc: doc, canon: mapping.Canon(doc)})
+				buf = mapping.AppendCanon(buf[:0], doc)
+				want = append(want, entry{id: c.rows[i].id, keys: c.rows[i].keys, hash: maphash.Bytes(seed, buf)})
 			}
 		}
 		got = got[:0]
@@ -312,7 +315,7 @@ func compareReplica(feed <-chan chunk, p *pager, r replica) (result, error) {
 				break
 			}
 			p.pop()
-			got = append(got, actual(rec))
+			got = append(got, actual(rec, &buf))
 		}
 		res.chunks++
 		if checksum(want) == checksum(got) {
@@ -333,7 +336,7 @@ func compareReplica(feed <-chan chunk, p *pager, r replica) (result, error) {
 				break
 			}
 			p.pop()
-			got = append(got, actual(rec))
+			got = append(got, actual(rec, &buf))
 		}
 		if len(got) == 0 {
 			break
@@ -346,30 +349,30 @@ func compareReplica(feed <-chan chunk, p *pager, r replica) (result, error) {
 	return res, nil
 }
 
-// entry is one record, expected or read, rendered for comparison.
+// entry is one record, expected or read: its id part and the hash of
+// its canonical form (mapping.AppendCanon, with the id part as "id").
 type entry struct {
-	key   string // mapping.Canon of the id part
-	id    any
-	keys  []string
-	doc   map[string]any
-	canon string
+	id   any
+	keys []string
+	hash uint64
 }
 
-// actual renders a record read from SurrealDB as its expected form is
-// rendered: with the id part under "id".
-func actual(rec map[string]any) entry {
+// actual hashes a record read from SurrealDB as its expected form is
+// hashed: with the id part under "id". buf is reused between calls.
+func actual(rec map[string]any, buf *[]byte) entry {
 	id := recordKey(rec)
-	doc := maps.Clone(rec)
-	doc["id"] = id
-	return entry{key: mapping.Canon(id), id: id, doc: doc, canon: mapping.Canon(doc)}
+	*buf = mapping.AppendCanonDoc((*buf)[:0], rec, "id", id)
+	return entry{id: id, hash: maphash.Bytes(seed, *buf)}
 }
 
+// checksum combines a chunk's record hashes in order.
 func checksum(es []entry) uint64 {
 	var h maphash.Hash
 	h.SetSeed(seed)
+	var b [8]byte
 	for _, e := range es {
-		h.WriteString(e.canon)
-		h.WriteByte(0)
+		binary.LittleEndian.PutUint64(b[:], e.hash)
+		h.Write(b[:])
 	}
 	return h.Sum64()
 }
@@ -378,15 +381,16 @@ func checksum(es []entry) uint64 {
 func pairUp(want, got []entry) []candidate {
 	byKey := make(map[string]*entry, len(got))
 	for i := range got {
-		byKey[got[i].key] = &got[i]
+		byKey[mapping.Canon(got[i].id)] = &got[i]
 	}
 	var out []candidate
 	for _, w := range want {
-		g := byKey[w.key]
-		if g == nil || g.canon != w.canon {
+		k := mapping.Canon(w.id)
+		g := byKey[k]
+		if g == nil || g.hash != w.hash {
 			out = append(out, candidate{id: w.id, keys: w.keys})
 		}
-		delete(byKey, w.key)
+		delete(byKey, k)
 	}
 	for _, g := range byKey {
 		out = append(out, candidate{id: g.id})

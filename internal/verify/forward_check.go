@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -249,8 +250,10 @@ func (c *fwdChecker) records(ctx context.Context, cands []candidate) (map[string
 				return nil, fmt.Errorf("re-reading SurrealDB table %s by id: %w", r.name, err)
 			}
 			for _, rec := range (*res)[0].Result {
-				e := actual(rec)
-				got[e.key] = e.doc
+				id := recordKey(rec)
+				doc := maps.Clone(rec)
+				doc["id"] = id
+				got[mapping.Canon(id)] = doc
 			}
 		}
 		out[r.name] = got
