@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +94,63 @@ func TestServeScheduledVerify(t *testing.T) {
 	}
 	if code := p.stop(t); code != 0 {
 		t.Errorf("serve exited with %d after SIGTERM:\n%s", code, p.logText())
+	}
+}
+
+// TestServeScheduledBackup runs serve with a backup every two seconds
+// and keep 1: runs succeed in the API with their directory, and
+// retention leaves one complete backup.
+func TestServeScheduledBackup(t *testing.T) {
+	t.Parallel()
+	f := newServeFixture(t)
+	dir := t.TempDir()
+	flags := append(f.flags, "--set", "federation.listen=127.0.0.1:0", "--set", "backup.schedule=@every 2s",
+		"--set", "backup.dir="+dir, "--set", "backup.keep=1")
+	p, logs := startServe(t, flags, "serving the query API", "scheduled maintenance")
+	base := strings.TrimSuffix(logs["serving the query API"]["url"].(string), "/v1/query")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		code, raw := apiCall(t, http.MethodGet, base+"/v1/maintenance")
+		if code != http.StatusOK {
+			t.Fatalf("GET /v1/maintenance: %d %s", code, raw)
+		}
+		var st maintenanceStatus
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatal(err)
+		}
+		ok := 0
+		for _, j := range st.Jobs {
+			for _, r := range j.Runs {
+				if j.Name == "backup" && r.OK && strings.Contains(r.Outcome.Summary, "old ones removed") {
+					ok++
+				}
+				if j.Name == "backup" && !r.OK {
+					t.Fatalf("a scheduled backup failed: %s\n%s", r.Error, p.logText())
+				}
+			}
+		}
+		if ok >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than two scheduled backups within 2m: %s\n%s", raw, p.logText())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Errorf("serve exited with %d after SIGTERM:\n%s", code, p.logText())
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete := 0
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), "manifest.json")); err == nil {
+			complete++
+		}
+	}
+	if complete != 1 {
+		t.Errorf("%d complete backups in %s after retention with backup.keep=1, want 1 (%d entries)", complete, dir, len(entries))
 	}
 }

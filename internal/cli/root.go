@@ -123,6 +123,8 @@ See pgsurreal.example.yaml for every key.`,
 		a.txCommand(),
 		a.snapshotCommand(),
 		a.verifyCommand(),
+		a.backupCommand(),
+		a.restoreCommand(),
 		a.demoCommand(),
 	)
 	// Unknown subcommands and bad arguments are usage errors.

@@ -185,6 +185,13 @@ func (e *Env) NewPostgresDB(t testing.TB) config.Postgres {
 		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+postgres.Ident(name)+" WITH (FORCE)"); err != nil {
 			t.Errorf("testenv: dropping %s: %v", name, err)
 		}
+		// Replication origins are cluster-wide and each takes one of
+		// max_replication_slots' state slots: drop the ones named after
+		// this database (reverse.origin + "_" + database), now that no
+		// session of the database can hold them.
+		if _, err := c.Exec(ctx, `SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE right(roname, length($1) + 1) = '_' || $1`, name); err != nil {
+			t.Logf("testenv: dropping the replication origins of %s: %v", name, err)
+		}
 	})
 	cfg := e.PG
 	cfg.Database = name

@@ -82,6 +82,46 @@ export class Engine {
     return Buffer.from(await this.native.execute(bytes));
   }
 
+  // exportSql exports namespace ns, database db as SurrealQL text (the
+  // engine's own export: definitions, then each table's records in INSERT
+  // statements of 1,000). The native export works on the engine's
+  // session-less default session, which no client can reach (every RPC
+  // request carries a session of its connection), so exports take turns
+  // on it.
+  async exportSql(ns, db, options = {}) {
+    return this.#exclusive(async () => {
+      const res = await this.execute(cbor.map([
+        ['id', cbor.text('export')], ['method', cbor.text('use')], ['params', Buffer.from(codec.encode([ns, db]))],
+      ]));
+      if (cbor.isErrorMap(res)) throw new EngineError(codec.decode(res).error?.message ?? 'use failed');
+      return await this.native.export(Buffer.from(codec.encode(options)));
+    });
+  }
+
+  // importSql runs SurrealQL text (an export) in session and returns each
+  // statement's {status, time} (and message when it failed). It runs the
+  // text as a query rather than through the native import, which reports
+  // no error at all: a statement that fails, even one that does not
+  // parse, is skipped silently. The results of statements that succeed
+  // are not decoded (an export's INSERTs return every record).
+  async importSql(session, sql) {
+    const res = await this.execute(cbor.map([
+      ['id', cbor.text('import')], ['method', cbor.text('query')], ['params', Buffer.from(codec.encode([sql]))],
+      ['session', session],
+    ]));
+    if (cbor.isErrorMap(res)) throw new EngineError(codec.decode(res).error?.message ?? 'import failed');
+    return statementStatuses(res);
+  }
+
+  #queue = Promise.resolve();
+
+  // #exclusive runs fn after every earlier exclusive call has ended.
+  #exclusive(fn) {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
   subscribe(sessionKey, fn) {
     this.subscribers.set(sessionKey, fn);
   }
@@ -112,6 +152,30 @@ export class Engine {
   async close() {
     this.native.free();
   }
+}
+
+// EngineError is a request the engine refused (a client mistake such as
+// an unknown namespace or a bad option), as opposed to a server fault.
+export class EngineError extends Error {}
+
+// statementStatuses reads the status of each statement from a query's
+// answer (a CBOR array of {result, status, time, ...} maps) without
+// decoding the results of the statements that succeeded.
+function statementStatuses(buf) {
+  const h = cbor.head(buf, 0);
+  if (h.major !== 4 || h.info === 31) throw new EngineError('the engine answered the import with something other than a list of statement results');
+  const out = [];
+  let pos = h.next;
+  for (let i = 0; i < h.value; i++) {
+    const end = cbor.itemEnd(buf, pos);
+    const entries = cbor.mapEntries(buf.subarray(pos, end));
+    const status = entries.has('status') ? cbor.readText(entries.get('status'), 0) : undefined;
+    const st = { status, time: entries.has('time') ? cbor.readText(entries.get('time'), 0) : undefined };
+    if (status !== 'OK') st.result = String(entries.has('result') ? codec.decode(entries.get('result')) : 'unknown error');
+    out.push(st);
+    pos = end;
+  }
+  return out;
 }
 
 export { Uuid };
