@@ -5,7 +5,7 @@ DEVSERVER := tools/surreal-dev-server
 TEST_STACK := testdata/test-stack.yaml
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build deps demo test lint test-stack-down bench-devserver clean
+.PHONY: all build deps demo test lint chromium test-stack-down bench-devserver clean
 
 all: build
 
@@ -39,10 +39,40 @@ lint:
 
 # test: every test against the real servers. internal/testenv starts the
 # shared test stack on first use; it is stopped here afterwards.
-test: build deps lint
+test: build deps lint chromium check-alerts
 	$(GO) test $(GOTEST_FLAGS) ./... ; rc=$$?; \
 	./$(BIN) --config $(TEST_STACK) dev down >/dev/null || true; \
 	exit $$rc
+
+# chromium: the dashboard's browser test (internal/dashboard) runs
+# headless Chromium. Installed from the distribution's package when
+# /usr/bin/chromium is missing (Debian/Ubuntu: apt-get; as root, or with
+# sudo); nothing is done when it is there.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		command -v apt-get >/dev/null || { echo "chromium is required for the browser test: install it (Debian: apt-get install chromium)"; exit 1; }; \
+		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		echo "installing chromium for the dashboard's browser test"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# check-alerts validates the Prometheus rules and config and runs the
+# rules' unit tests (deploy/prometheus) with promtool, installed once per
+# machine by `go install` into ~/.cache/pgsurreal/bin (the first build
+# takes minutes; later runs and fresh clones reuse the binary).
+PROMTOOL_VERSION := v0.316.0
+PROMTOOL_DIR := $(HOME)/.cache/pgsurreal/bin
+PROMTOOL := $(PROMTOOL_DIR)/promtool-$(PROMTOOL_VERSION)
+.PHONY: check-alerts
+check-alerts: $(PROMTOOL)
+	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
+	$(PROMTOOL) test rules deploy/prometheus/alerts_test.yml
+
+$(PROMTOOL):
+	@mkdir -p $(PROMTOOL_DIR)/tmp
+	GOBIN=$(PROMTOOL_DIR)/tmp $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+	mv $(PROMTOOL_DIR)/tmp/promtool $@
 
 test-stack-down:
 	./$(BIN) --config $(TEST_STACK) dev down
@@ -53,7 +83,7 @@ bench-devserver: deps
 # The Go benchmarks run against the shared test stack (started if needed
 # and then stopped again; left alone if it was running). Scale them with
 # BENCH_FLAGS, e.g. make bench-snapshot BENCH_FLAGS="-rows 200000".
-.PHONY: bench-snapshot bench-streaming bench-reverse bench-federation bench-tx
+.PHONY: bench-snapshot bench-streaming bench-reverse bench-federation bench-tx bench-verify
 BENCH_FLAGS ?=
 
 bench-snapshot:
@@ -70,6 +100,9 @@ bench-federation:
 
 bench-tx:
 	$(GO) run ./bench/tx $(BENCH_FLAGS)
+
+bench-verify:
+	$(GO) run ./bench/verify $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin

@@ -18,6 +18,9 @@ type Metrics struct {
 	// Repairs counts PostgreSQL rows rewritten so sync sends them back.
 	Repairs prometheus.Counter
 	Errors  *prometheus.CounterVec
+	// Running is 1 while the pipeline copies or streams, 0 while it is
+	// stopped or reconnecting (readiness and the alerts read it).
+	Running prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (none when
@@ -55,9 +58,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pgsurreal_reverse_errors_total", Help: "Reverse pipeline errors: retryable (reconnected) or fatal (stopped).",
 		}, []string{"kind"}),
+		Running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pgsurreal_reverse_running", Help: "1 while the SurrealDB -> PostgreSQL pipeline copies or streams, 0 while it is stopped or reconnecting.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.LagSeconds, m.Position, m.CopiedRows, m.LoopsSuppressed, m.Conflicts, m.Repairs, m.Errors)
+		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.LagSeconds, m.Position, m.CopiedRows, m.LoopsSuppressed, m.Conflicts, m.Repairs, m.Errors, m.Running)
 	}
 	return m
 }

@@ -94,10 +94,12 @@ func Run(ctx context.Context, o Options) error {
 	if len(o.Reverse.Tables) == 0 {
 		return &PermanentError{errors.New("reverse.tables is empty: list the SurrealDB tables to replicate into PostgreSQL")}
 	}
+	defer o.Metrics.Running.Set(0)
 	backoff := 200 * time.Millisecond
 	for {
 		started := time.Now()
 		err := runOnce(ctx, &o)
+		o.Metrics.Running.Set(0)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -162,6 +164,7 @@ func runOnce(ctx context.Context, o *Options) error {
 	if err := p.setup(ctx); err != nil {
 		return err
 	}
+	o.Metrics.Running.Set(1) // both databases reached: copying or resuming
 	if err := p.prepare(ctx); err != nil {
 		return err
 	}

@@ -26,6 +26,10 @@ type Metrics struct {
 	DeadLetters      prometheus.Counter
 	SnapshotRows     *prometheus.CounterVec
 	SnapshotEstimate *prometheus.GaugeVec
+	// Running is 1 while the pipeline snapshots or streams, 0 while it
+	// is stopped or reconnecting (readiness and the sync-stopped alert
+	// read it).
+	Running prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (none when
@@ -76,10 +80,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SnapshotEstimate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pgsurreal_sync_snapshot_rows_estimated", Help: "Estimated rows of each table being snapshotted.",
 		}, []string{"table"}),
+		Running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pgsurreal_sync_running", Help: "1 while the PostgreSQL -> SurrealDB pipeline snapshots or streams, 0 while it is stopped or reconnecting.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Changes, m.Transactions, m.ApplySeconds, m.BatchChanges, m.GroupLimit, m.LoopsSuppressed, m.LagBytes, m.LagSeconds,
-			m.Position, m.SlotRetainedWAL, m.Errors, m.DeadLetters, m.SnapshotRows, m.SnapshotEstimate)
+			m.Position, m.SlotRetainedWAL, m.Errors, m.DeadLetters, m.SnapshotRows, m.SnapshotEstimate, m.Running)
 	}
 	return m
 }

@@ -36,6 +36,7 @@ func (p *Pipeline) streamLoop(ctx context.Context, from cdc.LSN) error {
 			return err
 		}
 		p.o.Metrics.Errors.WithLabelValues("retryable").Inc()
+		p.o.Metrics.Running.Set(0) // until streamOnce has a replication connection again
 		if time.Since(started) > time.Minute || isConflict(err) {
 			// A write conflict with another SurrealDB client is over at
 			// once: retry soon rather than fall behind.
@@ -84,6 +85,7 @@ func (p *Pipeline) streamOnce(ctx context.Context, from cdc.LSN) error {
 	if err != nil {
 		return err
 	}
+	p.o.Metrics.Running.Set(1)
 	st := logrepl.NewStream(repl, p.o.Sync.Slot, p.o.Sync.Publication, p.log)
 	st.StatusInterval = p.o.Sync.StatusInterval.Duration
 	st.MaxPart = max(p.o.Sync.BatchSize, 5000)

@@ -85,9 +85,14 @@ func Run(ctx context.Context, o Options) error {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	defer o.Metrics.Running.Set(0)
 	backoff := 500 * time.Millisecond
 	for {
 		err := runOnce(ctx, o)
+		o.Metrics.Running.Set(0)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -114,6 +119,7 @@ func runOnce(ctx context.Context, o Options) error {
 		return err
 	}
 	defer p.close()
+	o.Metrics.Running.Set(1) // both databases reached: snapshotting or resuming
 	lsn, err := p.prepare(ctx)
 	if err != nil {
 		return err
