@@ -58,7 +58,7 @@ func (f *front) stop() {
 // HTTP server serves /metrics and /healthz and the query API answers 503.
 // The cache invalidation hooks are opened in every case: the sync and
 // reverse processes are what keeps a shared cache right.
-func (a *app) startFront(ctx context.Context, reg *prometheus.Registry, queries bool) (*front, error) {
+func (a *app) startFront(ctx context.Context, reg *prometheus.Registry, queries bool, em engineMetrics) (*front, error) {
 	f := &front{}
 	if err := a.openInvalidator(ctx, f); err != nil {
 		return nil, err
@@ -85,7 +85,12 @@ func (a *app) startFront(ctx context.Context, reg *prometheus.Registry, queries 
 			return nil, err
 		}
 	}
-	if err := a.serveHTTP(ctx, reg, engine, coord, sched, f); err != nil {
+	obs, err := a.startObservability(ctx, reg, f, em, sched, queries)
+	if err != nil {
+		f.stop()
+		return nil, err
+	}
+	if err := a.serveHTTP(ctx, reg, engine, coord, sched, obs, f); err != nil {
 		f.stop()
 		return nil, err
 	}
@@ -182,13 +187,13 @@ func (a *app) openEngine(ctx context.Context, reg *prometheus.Registry, f *front
 }
 
 // serveHTTP serves the API, /metrics and /healthz on http.listen.
-func (a *app) serveHTTP(ctx context.Context, reg *prometheus.Registry, engine *federation.Engine, coord *txn.Coordinator, sched *maintenance.Scheduler, f *front) error {
+func (a *app) serveHTTP(ctx context.Context, reg *prometheus.Registry, engine *federation.Engine, coord *txn.Coordinator, sched *maintenance.Scheduler, obs observed, f *front) error {
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("cannot serve metrics on http.listen %s: %w; choose a free address with --set http.listen=127.0.0.1:PORT", a.cfg.HTTP.Listen, err)
 	}
 	timeout := api.DefaultTimeout
-	handler := api.New(api.Options{Token: a.cfg.HTTP.Token, Engine: engine, Tx: coord, Maintenance: sched, Registry: reg, Log: a.log, Timeout: timeout})
+	handler := api.New(api.Options{Token: a.cfg.HTTP.Token, Engine: engine, Tx: coord, Maintenance: sched, Readiness: obs.ready, Dashboard: obs.dashboard, Registry: reg, Log: a.log, Timeout: timeout})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

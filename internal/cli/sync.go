@@ -108,7 +108,14 @@ func (a *app) runEngines(ctx context.Context, forward, reverse, resync bool) err
 func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync, queries bool) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	servers, err := a.startFront(ctx, reg, queries)
+	var em engineMetrics
+	if forward {
+		em.sync = pgsync.NewMetrics(reg)
+	}
+	if reverse {
+		em.reverse = pgreverse.NewMetrics(reg)
+	}
+	servers, err := a.startFront(ctx, reg, queries, em)
 	if err != nil {
 		return err
 	}
@@ -128,7 +135,7 @@ func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync, qu
 	if forward {
 		o := a.syncOptions()
 		o.Resync = resync && !reverse
-		o.Metrics = pgsync.NewMetrics(reg)
+		o.Metrics = em.sync
 		o.Applied = servers.applied
 		a.log.Info("sync starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "slot", a.cfg.Sync.Slot)
 		running++
@@ -137,7 +144,7 @@ func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync, qu
 	if reverse {
 		o := reverseOptions(a)
 		o.Resync = resync && !forward
-		o.Metrics = pgreverse.NewMetrics(reg)
+		o.Metrics = em.reverse
 		o.Changed = servers.changed
 		a.log.Info("reverse starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "tables", len(a.cfg.Reverse.Tables))
 		running++

@@ -60,6 +60,9 @@ func (p *Pool) Replace(ctx context.Context, broken *Client) (*Client, error) {
 		if p.clients[i].Load() != broken {
 			continue
 		}
+		if broken == nil {
+			return nil, fmt.Errorf("%w: the SurrealDB pool is closed", net.ErrClosed)
+		}
 		c, err := Connect(ctx, p.cfg, p.log)
 		if err != nil {
 			return nil, err
@@ -77,6 +80,9 @@ func (p *Pool) Replace(ctx context.Context, broken *Client) (*Client, error) {
 // on it does not wait for surreal.timeout.
 func (p *Pool) Do(ctx context.Context, fn func(context.Context, *Client) error) error {
 	cl := p.Get()
+	if cl == nil {
+		return fmt.Errorf("%w: the SurrealDB pool is closed", net.ErrClosed)
+	}
 	if isDead(cl) {
 		// Known gone: reconnect first (the SDK must not be called on a
 		// closed connection).

@@ -130,3 +130,22 @@ func TestPoolReconnects(t *testing.T) {
 		t.Fatalf("a syntax error: %v (reconnected: %v)", err, p.Get() != before)
 	}
 }
+
+// TestPoolClosed: a closed pool answers with an error, not a panic (a
+// background refresh can outlive the pool at shutdown).
+func TestPoolClosed(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	cfg := env.NewSurreal(t)
+	p, err := surreal.NewPool(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	err = p.Do(context.Background(), func(context.Context, *surreal.Client) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "pool is closed") {
+		t.Fatalf("Do on a closed pool: %v", err)
+	}
+}
