@@ -50,6 +50,8 @@ func AppendCanon(b []byte, v any) []byte {
 		return append(append(b, "dur:"...), x.Duration.String()...)
 	case time.Time:
 		return x.UTC().AppendFormat(append(b, "dt:"...), time.RFC3339Nano)
+	case ZeroDatetime:
+		return x.Time().AppendFormat(append(b, "dt:"...), time.RFC3339Nano)
 	case []byte:
 		return hex.AppendEncode(append(b, "bytes:"...), x)
 	case string:

@@ -26,6 +26,7 @@ func TestCanon(t *testing.T) {
 		{[]any{int64(1), "a"}, []any{"a", int64(1)}, false},
 		{models.NewRecordID("t", int64(1)), models.NewRecordID("t", uint64(1)), true},
 		{"a\"b", "a\"b", true},
+		{ZeroDatetime{}, models.CustomDateTime{Time: time.Time{}}, true},
 	}
 	for _, c := range cases {
 		if got := Canon(c.a) == Canon(c.b); got != c.same {
