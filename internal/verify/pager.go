@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"math/big"
 	"strings"
 
@@ -154,9 +155,9 @@ func compareIDs(a, b any) int {
 				return cmp.Compare(ia, ib)
 			}
 		}
-		if ua, ok := a.(uint64); ok {
-			if ub, ok := b.(uint64); ok {
-				return cmp.Compare(ua, ub)
+		if ia, ok := integer(a); ok {
+			if ib, ok := integer(b); ok {
+				return cmp.Compare(ia, ib)
 			}
 		}
 		return number(a).Cmp(number(b))
@@ -175,6 +176,20 @@ func compareIDs(a, b any) int {
 		return cmp.Compare(len(xa), len(xb))
 	}
 	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+// integer is an integer id part that fits int64: ids mapped from
+// PostgreSQL are int64, ids decoded from SurrealDB's CBOR uint64.
+func integer(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case uint64:
+		return int64(x), x <= math.MaxInt64
+	case int:
+		return int64(x), true
+	}
+	return 0, false
 }
 
 func rank(v any) int {
