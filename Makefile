@@ -83,7 +83,7 @@ bench-devserver: deps
 # The Go benchmarks run against the shared test stack (started if needed
 # and then stopped again; left alone if it was running). Scale them with
 # BENCH_FLAGS, e.g. make bench-snapshot BENCH_FLAGS="-rows 200000".
-.PHONY: bench-snapshot bench-streaming bench-reverse bench-federation bench-tx bench-verify
+.PHONY: bench-snapshot bench-streaming bench-reverse bench-federation bench-tx bench-verify bench-failover bench-publish
 BENCH_FLAGS ?=
 
 bench-snapshot:
@@ -103,6 +103,12 @@ bench-tx:
 
 bench-verify:
 	$(GO) run ./bench/verify $(BENCH_FLAGS)
+
+bench-failover:
+	$(GO) run ./bench/failover $(BENCH_FLAGS)
+
+bench-publish:
+	$(GO) run ./bench/publish $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin

@@ -43,6 +43,7 @@ const (
 const (
 	metricSyncRunning        = "pgsurreal_sync_running"
 	metricReverseRunning     = "pgsurreal_reverse_running"
+	metricLeaderStandby      = "pgsurreal_leader_standby"
 	metricSyncLag            = "pgsurreal_sync_lag_seconds"
 	metricReverseLag         = "pgsurreal_reverse_lag_seconds"
 	metricSlotRetained       = "pgsurreal_postgres_slot_retained_wal_bytes"
@@ -137,7 +138,15 @@ var directionText = map[string]string{
 	directionReverse: "reverse replication (SurrealDB -> PostgreSQL)",
 }
 
+// syncStopped holds for a direction whose pipeline is not running,
+// except on a standby daemon behind a leader it can see (ha.enabled):
+// there replication is meant to be stopped.
 func syncStopped(in *input) []instance {
+	for _, s := range in.series[metricLeaderStandby] {
+		if s.value == 1 {
+			return nil
+		}
+	}
 	var out []instance
 	for _, d := range directions(metricSyncRunning, metricReverseRunning) {
 		for _, s := range in.series[d[1]] {

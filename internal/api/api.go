@@ -1,7 +1,8 @@
 // Package api is pgsurreal's HTTP front end: POST /v1/query runs one
 // federated SQL statement and answers JSON; POST /v1/tx runs a
 // distributed transaction; GET /v1/maintenance shows the scheduled
-// maintenance jobs and POST /v1/maintenance/{job}/run starts one; /metrics
+// maintenance jobs and POST /v1/maintenance/{job}/run starts one; GET
+// /v1/status says whether this process leads or stands by; /metrics
 // serves the process's Prometheus registry and /healthz says the process
 // is up.
 //
@@ -52,6 +53,9 @@ type Options struct {
 	Maintenance Maintenance
 	// Readiness answers /readyz; nil answers ready (no checks).
 	Readiness Readiness
+	// Status answers GET /v1/status (the process's role under the
+	// leader lease); nil answers 503.
+	Status StatusFunc
 	// Dashboard is the web dashboard, served at / and below /ui/ to a
 	// browser signed in with the token (POST /login sets a cookie); nil
 	// serves none.
@@ -82,7 +86,7 @@ type engine interface {
 }
 
 // New returns the handler serving /v1/query, /v1/tx, /v1/maintenance,
-// /metrics and /healthz.
+// /v1/status, /metrics and /healthz.
 func New(o Options) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -112,6 +116,7 @@ func New(o Options) http.Handler {
 	mux.Handle("POST /v1/tx", h.authorized(http.HandlerFunc(h.tx)))
 	mux.Handle("GET "+statusPath, h.authorized(http.HandlerFunc(h.maintenanceStatus)))
 	mux.Handle("POST "+statusPath+"/{job}/run", h.authorized(http.HandlerFunc(h.maintenanceRun)))
+	mux.Handle("GET /v1/status", h.authorized(http.HandlerFunc(h.status)))
 	if o.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
 	}

@@ -16,10 +16,12 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/api"
 	"github.com/pgsurreal/pgsurreal/internal/buildinfo"
 	"github.com/pgsurreal/pgsurreal/internal/dashboard"
+	"github.com/pgsurreal/pgsurreal/internal/leader"
 	"github.com/pgsurreal/pgsurreal/internal/maintenance"
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/monitor"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
+	"github.com/pgsurreal/pgsurreal/internal/publish"
 	pgreverse "github.com/pgsurreal/pgsurreal/internal/reverse"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
 	pgsync "github.com/pgsurreal/pgsurreal/internal/sync"
@@ -30,12 +32,18 @@ import (
 type engineMetrics struct {
 	sync    *pgsync.Metrics
 	reverse *pgreverse.Metrics
+	// lease is serve's leader lease (nil with ha.enabled off and for
+	// sync and reverse alone): readiness and /v1/status report its role.
+	lease *leader.Lease
+	// publish is sync's change stream on NATS JetStream (nil when off).
+	publish *publish.Publisher
 }
 
 // observed is what startObservability hands the HTTP server.
 type observed struct {
 	ready     api.Readiness
 	dashboard http.Handler
+	status    api.StatusFunc
 }
 
 // startObservability registers the database and disk collectors and the
@@ -62,7 +70,12 @@ func (a *app) startObservability(ctx context.Context, reg *prometheus.Registry, 
 	if em.reverse != nil {
 		ro.Reverse = &monitor.Direction{Running: em.reverse.Running, Lag: em.reverse.LagSeconds}
 	}
-	out := observed{ready: monitor.NewReadiness(ro)}
+	out := observed{ready: monitor.NewReadiness(ro), status: statusOf(em.lease)}
+	if em.lease != nil {
+		standby := ro
+		standby.Sync, standby.Reverse = nil, nil
+		out.ready = roleReadiness{lease: em.lease, leading: monitor.NewReadiness(ro), standby: monitor.NewReadiness(standby)}
+	}
 	if !queries {
 		return out, nil
 	}

@@ -106,6 +106,12 @@ func TestServeObservability(t *testing.T) {
 	if code, body := get(browser, "/ui/data.json"); code != http.StatusOK || !strings.Contains(body, "customer") {
 		t.Errorf("/ui/data.json: %d %s", code, body)
 	}
+	// Ready means the sync runs; under the leader lease it starts after
+	// the fencing margin, and may still be creating its slot.
+	waitUntil("the slot in /metrics", func() bool {
+		_, m := get(httpClient, "/metrics")
+		return strings.Contains(m, `pgsurreal_postgres_slot_retained_wal_bytes{slot="observe"}`)
+	})
 	_, metrics := get(httpClient, "/metrics")
 	for _, m := range []string{"pgsurreal_postgres_up 1", "pgsurreal_surreal_up 1", "pgsurreal_sync_running 1", "pgsurreal_postgres_slot_retained_wal_bytes{slot=\"observe\"}", "pgsurreal_alerts_firing"} {
 		if !strings.Contains(metrics, m) {

@@ -35,6 +35,9 @@ type namedRun struct {
 type front struct {
 	// runs are the servers to run with the engines (the wire server).
 	runs []namedRun
+	// leaderRuns run with the replication engines, only while this
+	// process leads (the transaction resolver).
+	leaderRuns []namedRun
 	// applied and changed, set when federation.cache.redis is, are the
 	// sync's and the reverse direction's hooks that invalidate the
 	// federation cache after each commit.
@@ -113,7 +116,8 @@ const resolveEvery = 10 * time.Second
 const inDoubtAlert = 5 * time.Minute
 
 // startTx starts the distributed transactions' coordinator (POST /v1/tx)
-// and runs their resolver next to the engines: at start and every
+// and runs their resolver with the replication engines (only while this
+// process leads, under the leader lease): at start and every
 // resolveEvery. A failed pass is logged and retried; it does not stop
 // serve.
 func (a *app) startTx(ctx context.Context, reg *prometheus.Registry, f *front) (*txn.Coordinator, error) {
@@ -128,7 +132,7 @@ func (a *app) startTx(ctx context.Context, reg *prometheus.Registry, f *front) (
 		return nil, fmt.Errorf("distributed transactions: %w", err)
 	}
 	f.closers = append(f.closers, func() { _ = coord.Close(context.WithoutCancel(ctx)) })
-	f.runs = append(f.runs, namedRun{name: "transaction resolver", run: func(ctx context.Context) error {
+	f.leaderRuns = append(f.leaderRuns, namedRun{name: "transaction resolver", run: func(ctx context.Context) error {
 		t := time.NewTicker(resolveEvery)
 		defer t.Stop()
 		for {
@@ -193,7 +197,7 @@ func (a *app) serveHTTP(ctx context.Context, reg *prometheus.Registry, engine *f
 		return fmt.Errorf("cannot serve metrics on http.listen %s: %w; choose a free address with --set http.listen=127.0.0.1:PORT", a.cfg.HTTP.Listen, err)
 	}
 	timeout := api.DefaultTimeout
-	handler := api.New(api.Options{Token: a.cfg.HTTP.Token, Engine: engine, Tx: coord, Maintenance: sched, Readiness: obs.ready, Dashboard: obs.dashboard, Registry: reg, Log: a.log, Timeout: timeout})
+	handler := api.New(api.Options{Token: a.cfg.HTTP.Token, Engine: engine, Tx: coord, Maintenance: sched, Readiness: obs.ready, Status: obs.status, Dashboard: obs.dashboard, Registry: reg, Log: a.log, Timeout: timeout})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -52,7 +52,14 @@ the bearer token http.token) and over the PostgreSQL wire protocol on
 federation.listen ("off" disables it), and serves Prometheus metrics at
 /metrics and a health check at /healthz on http.listen. If one engine or
 server stops with an error, serve stops the others and exits with that error.
-See docs/federation.md.`,
+See docs/federation.md.
+
+Several serve processes may run against the same databases and sync.slot
+(ha.enabled, the default): the one holding the leader lease, a PostgreSQL
+advisory lock, runs both replication directions and the transaction
+resolver; the others answer queries and take over within seconds when it
+dies. GET /v1/status and /readyz say which role a process has. See "High
+availability" in docs/operations.md.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.load(); err != nil {
@@ -104,16 +111,32 @@ func (a *app) runEngines(ctx context.Context, forward, reverse, resync bool) err
 
 // runEnginesLoaded runs the engines asked for next to the HTTP server;
 // queries (serve) adds the federation engine, its query API and the wire
-// server.
+// server, and with ha.enabled runs the replication engines and the
+// transaction resolver only while this process holds the leader lease.
 func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync, queries bool) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var em engineMetrics
 	if forward {
 		em.sync = pgsync.NewMetrics(reg)
+		pub, err := a.openPublisher(reg)
+		if err != nil {
+			return err
+		}
+		if pub != nil {
+			defer pub.Close()
+			em.publish = pub
+		}
 	}
 	if reverse {
 		em.reverse = pgreverse.NewMetrics(reg)
+	}
+	if queries && a.cfg.HA.Enabled {
+		l, err := a.newLease(reg)
+		if err != nil {
+			return err
+		}
+		em.lease = l
 	}
 	servers, err := a.startFront(ctx, reg, queries, em)
 	if err != nil {
@@ -122,36 +145,30 @@ func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync, qu
 	defer servers.stop()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type result struct {
-		name string
-		err  error
-	}
-	results := make(chan result, 2+len(servers.runs))
-	running := 0
+	results := make(chan namedResult, 1+len(servers.runs))
 	for _, r := range servers.runs {
-		running++
-		go func() { results <- result{r.name, r.run(ctx)} }()
+		go func() { results <- namedResult{r.name, r.run(ctx)} }()
 	}
-	if forward {
-		o := a.syncOptions()
-		o.Resync = resync && !reverse
-		o.Metrics = em.sync
-		o.Applied = servers.applied
-		a.log.Info("sync starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "slot", a.cfg.Sync.Slot)
-		running++
-		go func() { results <- result{"sync", pgsync.Run(ctx, o)} }()
+	engines := func(ctx context.Context) error { return a.runReplication(ctx, forward, reverse, resync, em, servers) }
+	if em.lease != nil {
+		go func() { results <- namedResult{"leader lease", a.runLeading(ctx, em.lease, engines)} }()
+	} else {
+		go func() { results <- namedResult{"replication", engines(ctx)} }()
 	}
-	if reverse {
-		o := reverseOptions(a)
-		o.Resync = resync && !forward
-		o.Metrics = em.reverse
-		o.Changed = servers.changed
-		a.log.Info("reverse starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "tables", len(a.cfg.Reverse.Tables))
-		running++
-		go func() { results <- result{"reverse", pgreverse.Run(ctx, o)} }()
-	}
+	return a.collect(results, 1+len(servers.runs), cancel)
+}
+
+// namedResult is what a run of serve ended with.
+type namedResult struct {
+	name string
+	err  error
+}
+
+// collect waits for n runs; the first error cancels the others and is
+// returned once all have stopped.
+func (a *app) collect(results <-chan namedResult, n int, cancel context.CancelFunc) error {
 	var first error
-	for range running {
+	for range n {
 		r := <-results
 		if r.err != nil && !errors.Is(r.err, context.Canceled) {
 			if first == nil {
@@ -163,6 +180,44 @@ func (a *app) runEnginesLoaded(ctx context.Context, forward, reverse, resync, qu
 		a.log.Info(r.name + " stopped")
 	}
 	return first
+}
+
+// runReplication runs what only one daemon may run at a time: the sync
+// and reverse pipelines asked for and the leader's runs of the front
+// (the transaction resolver), until ctx ends or one of them fails. Under
+// the leader lease it may run again after a loss: the pipelines resume
+// from their stored positions.
+func (a *app) runReplication(ctx context.Context, forward, reverse, resync bool, em engineMetrics, servers *front) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan namedResult, 2+len(servers.leaderRuns))
+	running := 0
+	for _, r := range servers.leaderRuns {
+		running++
+		go func() { results <- namedResult{r.name, r.run(ctx)} }()
+	}
+	if forward {
+		o := a.syncOptions()
+		o.Resync = resync && !reverse
+		o.Metrics = em.sync
+		o.Applied = servers.applied
+		if em.publish != nil {
+			o.Publisher = em.publish
+		}
+		a.log.Info("sync starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "slot", a.cfg.Sync.Slot)
+		running++
+		go func() { results <- namedResult{"sync", pgsync.Run(ctx, o)} }()
+	}
+	if reverse {
+		o := reverseOptions(a)
+		o.Resync = resync && !forward
+		o.Metrics = em.reverse
+		o.Changed = servers.changed
+		a.log.Info("reverse starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "tables", len(a.cfg.Reverse.Tables))
+		running++
+		go func() { results <- namedResult{"reverse", pgreverse.Run(ctx, o)} }()
+	}
+	return a.collect(results, running, cancel)
 }
 
 func reverseOptions(a *app) pgreverse.Options {

@@ -23,6 +23,9 @@ type Config struct {
 	Dev Dev `yaml:"dev"`
 	// HTTP configures the API, health and metrics listener.
 	HTTP HTTP `yaml:"http"`
+	// HA configures the leader lease that lets several `pgsurreal serve`
+	// processes run against the same databases, one of them leading.
+	HA HA `yaml:"ha"`
 	// Sync configures the replication from PostgreSQL into SurrealDB.
 	Sync Sync `yaml:"sync"`
 	// Reverse configures the replication from SurrealDB into PostgreSQL.
@@ -39,6 +42,9 @@ type Config struct {
 	// Alerts configures the daemon's own alert evaluation, /readyz and
 	// the webhooks it notifies.
 	Alerts Alerts `yaml:"alerts"`
+	// Publish configures the publication of the changes sync applies to a
+	// NATS JetStream stream (off unless publish.nats_url is set).
+	Publish Publish `yaml:"publish"`
 
 	// sources maps each dotted key that a layer set to where it was set:
 	// "file:line", "env PGSURREAL_X" or "--set". Validate cites it.
@@ -126,6 +132,25 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 	// Token, when set, is the bearer token API requests must carry.
 	Token Secret `yaml:"token"`
+}
+
+// HA configures high availability: of the `pgsurreal serve` processes
+// sharing a sync slot, the one holding a PostgreSQL advisory lock runs
+// replication and the transaction resolver, the others serve queries and
+// take over when it dies (docs/operations.md).
+type HA struct {
+	// Enabled makes serve campaign for the leader lease; default true.
+	// Off, serve runs everything at once, as a single daemon must.
+	Enabled bool `yaml:"enabled"`
+	// CheckInterval is how often the leader proves its lock session alive
+	// (a check slower than this fails and stops its engines) and how often
+	// a standby tries to take the lease; default 1s.
+	CheckInterval Duration `yaml:"check_interval"`
+	// FencingMargin is how long a new leader waits after taking the lock
+	// before it starts, so a leader that lost it has stopped first; at
+	// least 2*check_interval + 500ms, default 4s. A deposed leader's
+	// engines get fencing_margin - 2*check_interval to stop.
+	FencingMargin Duration `yaml:"fencing_margin"`
 }
 
 // Reverse configures the replication from SurrealDB into PostgreSQL: the
@@ -277,6 +302,35 @@ type Alerts struct {
 	// MaintenanceMaxAge is how long since the last successful scheduled
 	// verify or backup before its alert fires; default 26h.
 	MaintenanceMaxAge Duration `yaml:"maintenance_max_age"`
+}
+
+// Publish configures the change stream on NATS JetStream: every change
+// sync applies is published, before its SurrealDB commit, to the stream
+// Stream under the subject <SubjectPrefix>.<schema>.<table>, with a
+// deduplication id derived from its source position (docs/publish.md).
+type Publish struct {
+	// NATSURL is the NATS server, nats://host:4222 (several separated by
+	// commas; credentials in the URL are never logged). Empty (the
+	// default) turns publication off.
+	NATSURL string `yaml:"nats_url"`
+	// Stream is the JetStream stream, created when missing. It belongs to
+	// one sync (one slot): pgsurreal is its only writer. Default PGSURREAL.
+	Stream string `yaml:"stream"`
+	// SubjectPrefix starts every subject; a stream pgsurreal creates
+	// takes <prefix>.>. Default pgsurreal.changes.
+	SubjectPrefix string `yaml:"subject_prefix"`
+	// DuplicateWindow is the deduplication window of a stream pgsurreal
+	// creates: how long JetStream remembers message ids. Default 10m.
+	DuplicateWindow Duration `yaml:"duplicate_window"`
+	// Timeout bounds the wait for JetStream's acknowledgements of one
+	// batch of changes before it is retried; default 10s.
+	Timeout Duration `yaml:"timeout"`
+	// Replicas is the replica count of a stream pgsurreal creates, 1..5;
+	// default 1.
+	Replicas int `yaml:"replicas"`
+	// MaxAge is the age past which a stream pgsurreal creates drops
+	// messages; 0 (the default) keeps them all.
+	MaxAge Duration `yaml:"max_age"`
 }
 
 // Cache configures the Redis cache of SurrealDB sub-results.
@@ -471,6 +525,7 @@ func Default() Config {
 			NodeBin:        "node",
 		},
 		HTTP: HTTP{Listen: "127.0.0.1:8080"},
+		HA:   HA{Enabled: true, CheckInterval: Duration{time.Second}, FencingMargin: Duration{4 * time.Second}},
 		Sync: Sync{
 			Slot:              "pgsurreal",
 			Publication:       "pgsurreal",
@@ -519,6 +574,13 @@ func Default() Config {
 			InDoubtAge:        Duration{5 * time.Minute},
 			ErrorRatePercent:  5,
 			MaintenanceMaxAge: Duration{26 * time.Hour},
+		},
+		Publish: Publish{
+			Stream:          "PGSURREAL",
+			SubjectPrefix:   "pgsurreal.changes",
+			DuplicateWindow: Duration{10 * time.Minute},
+			Timeout:         Duration{10 * time.Second},
+			Replicas:        1,
 		},
 	}
 }

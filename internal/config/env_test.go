@@ -97,8 +97,8 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("%s: env %q, want %q", k, got[k], v)
 		}
 	}
-	if len(got) != 80 {
-		t.Errorf("%d keys, want 80", len(got))
+	if len(got) != 90 {
+		t.Errorf("%d keys, want 90", len(got))
 	}
 }
 

@@ -66,6 +66,10 @@ func TestLoadGood(t *testing.T) {
 					For: Duration{30 * time.Second}, LagThreshold: Duration{2 * time.Minute}, SlotRetainedBytes: 5000000000,
 					DiskUsagePercent: 80, DiskPaths: []string{"/var/lib/postgresql", "/var/backups"}, InDoubtAge: Duration{10 * time.Minute},
 					ErrorRatePercent: 2, MaintenanceMaxAge: Duration{50 * time.Hour}},
+				Publish: Publish{NATSURL: "nats://user:pw@nats-1.example.com:4222, nats://nats-2.example.com:4222",
+					Stream: "SHOP_CHANGES", SubjectPrefix: "shop.cdc", DuplicateWindow: Duration{time.Hour},
+					Timeout: Duration{30 * time.Second}, Replicas: 3, MaxAge: Duration{168 * time.Hour}},
+				HA: HA{Enabled: false, CheckInterval: Duration{2 * time.Second}, FencingMargin: Duration{10 * time.Second}},
 			}
 			checkSync(t, c.Sync, want.Sync)
 			assertSame(t, c, want)

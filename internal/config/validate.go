@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Validate checks c as a whole and reports every problem found, each an
@@ -54,13 +55,27 @@ func (c Config) Validate() error {
 	if v.required("http.listen", c.HTTP.Listen) {
 		v.listenAddr("http.listen", c.HTTP.Listen)
 	}
+	v.ha(c.HA)
 
 	v.sync(c.Sync)
 	v.reverse(c.Reverse)
 	v.federation(c.Federation)
 	v.maintenance(c.Verify, c.Backup)
 	v.alerts(c.Alerts)
+	v.publish(c.Publish)
 	return errors.Join(v.errs...)
+}
+
+// ha checks the ha section: the margin must cover a deposed leader's
+// detection (two check intervals) and the stop of its engines.
+func (v *validator) ha(h HA) {
+	v.positive("ha.check_interval", h.CheckInterval)
+	if h.CheckInterval.Duration <= 0 {
+		return
+	}
+	if least := 2*h.CheckInterval.Duration + 500*time.Millisecond; h.FencingMargin.Duration < least {
+		v.fail("ha.fencing_margin", "%s is less than twice ha.check_interval (%s) plus 500ms for the engines to stop: set it to at least %s", h.FencingMargin, h.CheckInterval, least)
+	}
 }
 
 // maintenance checks the verify and backup sections.
@@ -97,6 +112,45 @@ func (v *validator) alerts(a Alerts) {
 	v.positive("alerts.in_doubt_age", a.InDoubtAge)
 	v.intRange("alerts.error_rate_percent", a.ErrorRatePercent, 1, 100)
 	v.positive("alerts.maintenance_max_age", a.MaintenanceMaxAge)
+}
+
+// publish checks the publish section; nats_url empty means off, but the
+// other keys are still checked so a mistake shows before it is turned on.
+func (v *validator) publish(p Publish) {
+	for i, raw := range strings.Split(p.NATSURL, ",") {
+		if p.NATSURL == "" {
+			break
+		}
+		raw = strings.TrimSpace(raw)
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || !slices.Contains([]string{"nats", "tls", "ws", "wss"}, u.Scheme) {
+			what := "publish.nats_url"
+			if strings.Contains(p.NATSURL, ",") {
+				what = fmt.Sprintf("server %d of publish.nats_url", i+1)
+			}
+			v.fail("publish.nats_url", "%s: %q is not a NATS URL such as nats://127.0.0.1:4222 (schemes nats, tls, ws, wss; several separated by commas)", what, RedactURL(raw))
+		}
+	}
+	if v.required("publish.stream", p.Stream) && strings.ContainsAny(p.Stream, ".*> \t\n/\\") {
+		v.fail("publish.stream", "%q is not a JetStream stream name: leave out '.', '*', '>', '/', '\\' and whitespace, e.g. PGSURREAL", p.Stream)
+	}
+	if v.required("publish.subject_prefix", p.SubjectPrefix) {
+		for _, tok := range strings.Split(p.SubjectPrefix, ".") {
+			if tok == "" || strings.ContainsAny(tok, "*> \t\n") {
+				v.fail("publish.subject_prefix", "%q is not a subject prefix: dot-separated tokens without '*', '>' or whitespace, e.g. pgsurreal.changes", p.SubjectPrefix)
+				break
+			}
+		}
+	}
+	v.positive("publish.duplicate_window", p.DuplicateWindow)
+	v.positive("publish.timeout", p.Timeout)
+	v.intRange("publish.replicas", p.Replicas, 1, 5)
+	switch {
+	case p.MaxAge.Duration < 0:
+		v.fail("publish.max_age", "must not be negative (0 keeps every message)")
+	case p.MaxAge.Duration > 0 && p.MaxAge.Duration < p.DuplicateWindow.Duration:
+		v.fail("publish.max_age", "%s is shorter than publish.duplicate_window (%s): JetStream refuses such a stream; raise max_age or lower duplicate_window", p.MaxAge, p.DuplicateWindow)
+	}
 }
 
 // schedule checks a cron expression; empty is valid (off).

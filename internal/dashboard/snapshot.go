@@ -164,8 +164,18 @@ func (h *handler) gather() (families, time.Time, error) {
 // maxAlertEvents is how many recent alert events the page lists.
 const maxAlertEvents = 20
 
+// The leader lease's gauges (internal/leader), present when serve runs
+// with ha.enabled.
+const (
+	mLeader        = "pgsurreal_leader"
+	mLeaderStandby = "pgsurreal_leader_standby"
+)
+
 // statusTiles summarise the daemon's parts at a glance.
 func statusTiles(f families) []tile {
+	leading, ha := f.sum(mLeader, nil)
+	behind, _ := f.sum(mLeaderStandby, nil)
+	standby := ha && leading < 1 && behind >= 1
 	up := func(name, metric string) tile {
 		v, ok := f.sum(metric, nil)
 		switch {
@@ -186,6 +196,8 @@ func statusTiles(f families) []tile {
 		switch {
 		case ok && r >= 1:
 			t.Value, t.State = "running", "ok"
+		case ok && standby:
+			t.Value, t.State, t.Detail = "standby", "off", "another daemon leads"
 		case ok:
 			t.Value, t.State = "stopped", "bad"
 		case f.has(lag):
@@ -195,12 +207,21 @@ func statusTiles(f families) []tile {
 		}
 		return t
 	}
-	tiles := []tile{
+	var tiles []tile
+	switch {
+	case standby:
+		tiles = append(tiles, tile{Name: "Role", Value: "standby", State: "ok", Detail: "serves queries; another daemon holds the leader lease"})
+	case ha && leading >= 1:
+		tiles = append(tiles, tile{Name: "Role", Value: "leader", State: "ok", Detail: "holds the leader lease: runs replication"})
+	case ha:
+		tiles = append(tiles, tile{Name: "Role", Value: "no leader", State: "warn", Detail: "taking the lease, or no daemon holds it that this one can see"})
+	}
+	tiles = append(tiles,
 		up("PostgreSQL", mPostgresUp),
 		up("SurrealDB", mSurrealUp),
 		direction("PostgreSQL → SurrealDB", mSyncRunning, mSyncLag),
 		direction("SurrealDB → PostgreSQL", mReverseRunning, mReverseLag),
-	}
+	)
 	wal := tile{Name: "Slot retained WAL", Value: "—", State: "off", Detail: "sync off"}
 	if v, ok := f.sum(mSyncRetainedWAL, nil); ok {
 		wal = tile{Name: wal.Name, Value: fmtBytes(v), State: "ok", Detail: "kept by the replication slot"}

@@ -57,6 +57,7 @@ func (f *fixture) process(verb string) *exec.Cmd {
 		"--set", "sync.snapshot_chunk_rows=2000",
 		"--set", "http.listen=127.0.0.1:0", "--set", "federation.listen=off",
 	)
+	cmd.Args = append(cmd.Args, f.args...)
 	cmd.Env = append(os.Environ(),
 		"PGSURREAL_POSTGRES_PASSWORD="+f.pg.Password.Reveal(),
 		"PGSURREAL_SURREAL_PASSWORD="+f.sur.Password.Reveal())

@@ -36,6 +36,10 @@ type fixture struct {
 	// ended is closed when an in-process pipeline returns, with endErr.
 	ended  chan struct{}
 	endErr error
+	// modify, when set, changes the options of in-process pipelines;
+	// args are added to the command line of process().
+	modify func(*pgsync.Options)
+	args   []string
 }
 
 func newFixture(t *testing.T, schema string) *fixture {
@@ -87,10 +91,14 @@ func (f *fixture) options() pgsync.Options {
 	if os.Getenv("PGSURREAL_TEST_DEBUG") != "" {
 		lvl = slog.LevelDebug
 	}
-	return pgsync.Options{
+	o := pgsync.Options{
 		Postgres: f.pg, Surreal: f.sur, Sync: f.sync,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
 	}
+	if f.modify != nil {
+		f.modify(&o)
+	}
+	return o
 }
 
 // start runs the pipeline in the background; the returned function stops

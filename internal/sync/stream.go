@@ -99,12 +99,18 @@ func (p *Pipeline) streamOnce(ctx context.Context, from cdc.LSN) error {
 		defer close(ended)
 		runErr = st.Run(sctx, from, txns)
 	}()
-	a := &applier{p: p, st: st, in: txns, mapper: mapping.NewMapper(p.shapes, p.loadTypes(ctx)),
+	// With publication on, the applier takes transactions from the
+	// publishing stage, which passes on only what JetStream acknowledged.
+	in, staged := p.stage(sctx, cancel, txns)
+	a := &applier{p: p, st: st, in: in, mapper: mapping.NewMapper(p.shapes, p.loadTypes(ctx)),
 		known: known, seen: map[*cdc.Relation]bool{}, counts: changeCounts{}}
 	err = a.run(sctx, ended)
 	cancel()
 	<-ended
 	_ = repl.Close(context.WithoutCancel(ctx))
+	if serr := staged(); serr != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		err = serr
+	}
 	if err == nil || (errors.Is(err, context.Canceled) && runErr != nil && ctx.Err() == nil) {
 		err = runErr
 	}

@@ -53,6 +53,9 @@ type Options struct {
 	// target to (the federation cache invalidates with it). It runs on
 	// the apply path: keep it short.
 	Applied func(ctx context.Context, tables []string, lsn uint64)
+	// Publisher, when set, receives every change before its SurrealDB
+	// commit (publish.Publisher: the change stream on NATS JetStream).
+	Publisher publisher
 }
 
 // Phases stored with the position.
@@ -308,9 +311,12 @@ func isRetryable(err error) bool {
 	var perm *PermanentError
 	var apply *sink.ApplyError
 	var cfgErr *postgres.ConnectError
+	var pub *publishRetry
 	switch {
 	case errors.As(err, &perm), errors.As(err, &apply):
 		return false
+	case errors.As(err, &pub):
+		return true
 	case errors.As(err, &cfgErr):
 		// A refused password, a pg_hba refusal or a missing database
 		// will not fix itself; an unreachable server may.
