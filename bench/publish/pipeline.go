@@ -117,7 +117,7 @@ type groupStats struct {
 	MeanChanges   float64 `json:"mean_rows_per_surreal_transaction"`
 	MeanApplyMs   float64 `json:"mean_apply_ms"`
 	Published     int64   `json:"messages_published"`
-	PublishGroups int64   `json:"published_groups"`
+	PublishGroups int64   `json:"published_batches"`
 	MeanPublishMs float64 `json:"mean_publish_ms"`
 }
 

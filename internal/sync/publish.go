@@ -33,8 +33,9 @@ type publisher interface {
 // while the next transactions are published during the applier's
 // SurrealDB commits. Without a publisher, in is the applier's input.
 // done waits for the stage and returns why it stopped (nil when ctx
-// ended); a failure cancels ctx (with cancel) to stop the applier.
-func (p *Pipeline) stage(ctx context.Context, cancel context.CancelFunc, in <-chan cdc.Txn) (out <-chan cdc.Txn, done func() error) {
+// ended); a failure cancels ctx (with cancel) to stop the applier. acked
+// is the position the applier has committed up to.
+func (p *Pipeline) stage(ctx context.Context, cancel context.CancelFunc, in <-chan cdc.Txn, acked func() cdc.LSN) (out <-chan cdc.Txn, done func() error) {
 	pub := p.o.Publisher
 	if pub == nil {
 		return in, func() error { return nil }
@@ -48,7 +49,7 @@ func (p *Pipeline) stage(ctx context.Context, cancel context.CancelFunc, in <-ch
 	var err error
 	go func() {
 		defer close(ended)
-		err = p.runStage(ctx, pub, p.system, in, ch)
+		err = p.runStage(ctx, pub, p.system, in, ch, acked)
 		if ctx.Err() == nil {
 			cancel()
 		}
@@ -67,8 +68,12 @@ func (p *Pipeline) stage(ctx context.Context, cancel context.CancelFunc, in <-ch
 const stageBatch = 2000
 
 // runStage publishes batches of what is waiting in in, then forwards them
-// to out, until ctx ends or publishing fails for good.
-func (p *Pipeline) runStage(ctx context.Context, pub publisher, system string, in <-chan cdc.Txn, out chan<- cdc.Txn) error {
+// to out, until ctx ends or publishing fails for good. A batch ends with
+// a transaction that announces a new table, and the stage waits until the
+// applier has committed it: the applier builds the table's shape, and so
+// its key, from that transaction, and the table's changes that follow are
+// published with that key.
+func (p *Pipeline) runStage(ctx context.Context, pub publisher, system string, in <-chan cdc.Txn, out chan<- cdc.Txn, acked func() cdc.LSN) error {
 	for {
 		var batch []cdc.Txn
 		select {
@@ -98,12 +103,19 @@ func (p *Pipeline) runStage(ctx context.Context, pub publisher, system string, i
 				return ctx.Err()
 			}
 		}
+		if last := batch[len(batch)-1]; addsTable(last) {
+			for acked() < last.End {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}
 	}
 }
 
-// addsTable reports whether t announces a new table: the batch ends with
-// it, so the applier builds the table's shape (its key) before the
-// table's changes are published.
+// addsTable reports whether t announces a new table (see runStage).
 func addsTable(t cdc.Txn) bool {
 	return slices.ContainsFunc(t.Messages, func(m cdc.Message) bool { return m.Prefix == AddTablePrefix })
 }
@@ -121,7 +133,7 @@ func (p *Pipeline) publish(ctx context.Context, pub publisher, system string, tx
 	if len(send) == 0 {
 		return nil
 	}
-	keys := func(rel *cdc.Relation) []string { return p.keyColumns(ctx, rel) }
+	keys := func(rel *cdc.Relation) []string { return p.keyColumns(rel.QualifiedName()) }
 	return retry(ctx, p.log, "publishing changes to NATS JetStream", func() error {
 		err := pub.Publish(ctx, system, keys, send)
 		var perm interface{ Permanent() bool }
@@ -135,23 +147,16 @@ func (p *Pipeline) publish(ctx context.Context, pub publisher, system string, tx
 	})
 }
 
-// keyColumns are the key columns of a replicated table (its record id's):
-// nil means the replica identity's columns, which are the key unless the
-// identity is FULL. A table just added (its shape built when the applier
-// reaches the announcing transaction) is waited for, briefly.
-func (p *Pipeline) keyColumns(ctx context.Context, rel *cdc.Relation) []string {
-	for i := 0; ; i++ {
-		p.mu.Lock()
-		s := p.shapes[rel.QualifiedName()]
-		p.mu.Unlock()
-		switch {
-		case s != nil:
-			return s.Key
-		case rel.ReplicaIdentity != 'f' || i == 500 || ctx.Err() != nil:
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
+// keyColumns are the key columns of a replicated table (its record
+// id's), nil for a table the sync has no shape of (the replica identity's
+// columns are used then).
+func (p *Pipeline) keyColumns(table string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s := p.shapes[table]; s != nil {
+		return s.Key
 	}
+	return nil
 }
 
 // publishRetry marks a publishing error retryable.

@@ -101,7 +101,7 @@ func (p *Pipeline) streamOnce(ctx context.Context, from cdc.LSN) error {
 	}()
 	// With publication on, the applier takes transactions from the
 	// publishing stage, which passes on only what JetStream acknowledged.
-	in, staged := p.stage(sctx, cancel, txns)
+	in, staged := p.stage(sctx, cancel, txns, st.Acked)
 	a := &applier{p: p, st: st, in: in, mapper: mapping.NewMapper(p.shapes, p.loadTypes(ctx)),
 		known: known, seen: map[*cdc.Relation]bool{}, counts: changeCounts{}}
 	err = a.run(sctx, ended)
