@@ -67,6 +67,19 @@ func (w *work) last() string {
 	return w.events[len(w.events)-1]
 }
 
+// waitLast waits up to within for the last event to be want and returns
+// the last event then.
+func (w *work) waitLast(within time.Duration, want string) string {
+	deadline := time.Now().Add(within)
+	for {
+		ev := w.last()
+		if ev == want || time.Now().After(deadline) {
+			return ev
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // candidate is a Lease running in a goroutine of the test.
 type candidate struct {
 	lease  *leader.Lease
@@ -209,8 +222,10 @@ func TestSessionEndStopsWorkFirst(t *testing.T) {
 		if st := holder.lease.Status(); st.Role != leader.Standby || st.Transitions%2 != 0 || st.Holder != next.lease.Status().ID {
 			t.Errorf("the deposed holder's status %+v", st)
 		}
-		if ev := w.last(); ev != "start "+next.lease.Status().ID {
-			t.Errorf("last event %q", ev)
+		// The role turns to leader just before the work starts: wait
+		// for the start, which must come after the deposed one's stop.
+		if ev := w.waitLast(5*time.Second, "start "+next.lease.Status().ID); ev != "start "+next.lease.Status().ID {
+			t.Errorf("last event %q, want %q", ev, "start "+next.lease.Status().ID)
 		}
 		holder, standby = next, holder
 	}
