@@ -41,7 +41,6 @@ import (
 
 	"github.com/pgsurreal/pgsurreal/bench/internal/harness"
 	"github.com/pgsurreal/pgsurreal/internal/config"
-	"github.com/pgsurreal/pgsurreal/internal/postgres"
 	pgsync "github.com/pgsurreal/pgsurreal/internal/sync"
 )
 
@@ -159,9 +158,9 @@ func run(ctx context.Context, f flags) error {
 	}
 
 	fmt.Printf("servers: %s\nPostgreSQL database and SurrealDB namespace: %s\n", srv.Where, name)
-	fmt.Printf("generating %d rows of %d columns ...\n", f.rows, len(columns))
+	fmt.Printf("generating %d rows of %d columns ...\n", f.rows, len(harness.BenchColumns))
 	t0 := time.Now()
-	if err := generate(ctx, pg, f.rows); err != nil {
+	if err := harness.GenerateBench(ctx, pg, f.rows); err != nil {
 		return err
 	}
 	gen := time.Since(t0)
@@ -178,7 +177,7 @@ func run(ctx context.Context, f flags) error {
 
 	res := result{
 		Benchmark: "snapshot", Date: date.UTC().Format(time.RFC3339), Host: harness.ThisHost(), Servers: srv.Where, LoadStart: load,
-		Rows: f.rows, Columns: columns, Rounds: f.rounds, Generate: harness.Round(gen.Seconds(), 1),
+		Rows: f.rows, Columns: harness.BenchColumns, Rounds: f.rounds, Generate: harness.Round(gen.Seconds(), 1),
 		Settings:    settings{SnapshotWorkers: f.workers, SnapshotChunkRows: sc.SnapshotChunkRows, RawBatch: f.batch, RawWriters: f.writers, UpsertRows: f.upsertRows},
 		TargetOfRaw: targetOfRaw, TargetOfPerRow: targetOfPerRow, Verified: true,
 	}
@@ -304,51 +303,6 @@ func snapshot(ctx context.Context, pg config.Postgres, sur config.Surreal, sc co
 		return harness.Rate{}, fmt.Errorf("pgsurreal snapshot copied %d rows and SurrealDB holds %d records of bench, want %d", n, got, rows)
 	}
 	return r, nil
-}
-
-var columns = []string{"id int8 pk", "qty int4", "name text", "price numeric(12,2)", "score float8 (10% NULL)",
-	"active bool", "created_at timestamptz", "ref uuid", "attrs jsonb", "day date"}
-
-// generate creates and fills public.bench, then vacuums and checkpoints
-// so that neither reader pays for hint bits or a checkpoint.
-func generate(ctx context.Context, pg config.Postgres, rows int) error {
-	conn, err := postgres.ConnectOne(ctx, pg, nil)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	stmts := []string{
-		`CREATE TABLE bench (
-			id int8 PRIMARY KEY,
-			qty int4 NOT NULL,
-			name text NOT NULL,
-			price numeric(12,2) NOT NULL,
-			score float8,
-			active bool NOT NULL,
-			created_at timestamptz NOT NULL,
-			ref uuid NOT NULL,
-			attrs jsonb NOT NULL,
-			day date NOT NULL)`,
-		`INSERT INTO bench
-		 SELECT g, (g % 1000)::int4, 'item ' || g || ' ' || left(md5(g::text), 12),
-			round((g % 100000) / 7.0, 2), CASE WHEN g % 10 = 0 THEN NULL ELSE g * 0.001 + 0.5 END,
-			g % 2 = 0, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second', md5(g::text)::uuid,
-			jsonb_build_object('k', g % 10, 'tag', 't' || (g % 100), 'ok', g % 3 = 0),
-			date '2020-01-01' + (g % 3650)::int
-		 FROM generate_series(1, $1::int8) g`,
-		`VACUUM (FREEZE, ANALYZE) bench`,
-		`CHECKPOINT`,
-	}
-	for i, s := range stmts {
-		var args []any
-		if i == 1 {
-			args = []any{rows}
-		}
-		if _, err := conn.Exec(ctx, s, args...); err != nil {
-			return fmt.Errorf("generating the table: %w", err)
-		}
-	}
-	return nil
 }
 
 // source reads the table (limit rows; 0 means all) with the raw client's

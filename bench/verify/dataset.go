@@ -24,10 +24,6 @@ const (
 	surrealTable = "bench"
 )
 
-// columns are the table's columns, as the result file describes them.
-var columns = []string{"id int8 pk", "qty int4", "name text", "price numeric(12,2)", "score float8 (10% NULL)",
-	"active bool", "created_at timestamptz", "ref uuid", "attrs jsonb", "day date"}
-
 // columnNames are the same, as the readers select them.
 var columnNames = []string{"id", "qty", "name", "price", "score", "active", "created_at", "ref", "attrs", "day"}
 
@@ -38,49 +34,6 @@ func selectSQL() string {
 		cols[i] = postgres.Ident(c)
 	}
 	return fmt.Sprintf("SELECT %s FROM %s ORDER BY %s", strings.Join(cols, ", "), postgres.QualifiedIdent("public", "bench"), postgres.Ident("id"))
-}
-
-// generate creates and fills public.bench (the snapshot benchmark's
-// table), then vacuums and checkpoints so that no reader pays for hint
-// bits or a checkpoint.
-func generate(ctx context.Context, pg config.Postgres, rows int) error {
-	conn, err := postgres.ConnectOne(ctx, pg, nil)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	stmts := []string{
-		`CREATE TABLE bench (
-			id int8 PRIMARY KEY,
-			qty int4 NOT NULL,
-			name text NOT NULL,
-			price numeric(12,2) NOT NULL,
-			score float8,
-			active bool NOT NULL,
-			created_at timestamptz NOT NULL,
-			ref uuid NOT NULL,
-			attrs jsonb NOT NULL,
-			day date NOT NULL)`,
-		`INSERT INTO bench
-		 SELECT g, (g % 1000)::int4, 'item ' || g || ' ' || left(md5(g::text), 12),
-			round((g % 100000) / 7.0, 2), CASE WHEN g % 10 = 0 THEN NULL ELSE g * 0.001 + 0.5 END,
-			g % 2 = 0, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second', md5(g::text)::uuid,
-			jsonb_build_object('k', g % 10, 'tag', 't' || (g % 100), 'ok', g % 3 = 0),
-			date '2020-01-01' + (g % 3650)::int
-		 FROM generate_series(1, $1::int8) g`,
-		`VACUUM (FREEZE, ANALYZE) bench`,
-		`CHECKPOINT`,
-	}
-	for i, s := range stmts {
-		var args []any
-		if i == 1 {
-			args = []any{rows}
-		}
-		if _, err := conn.Exec(ctx, s, args...); err != nil {
-			return fmt.Errorf("generating the table: %w", err)
-		}
-	}
-	return nil
 }
 
 // load copies the table into SurrealDB with pgsurreal's own snapshot, so

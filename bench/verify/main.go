@@ -189,9 +189,9 @@ func run(ctx context.Context, f flags) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	fmt.Printf("servers: %s\nPostgreSQL database and SurrealDB namespace: %s\n", srv.Where, name)
-	fmt.Printf("generating %d rows of %d columns ...\n", f.rows, len(columns))
+	fmt.Printf("generating %d rows of %d columns ...\n", f.rows, len(harness.BenchColumns))
 	t0 := time.Now()
-	if err := generate(ctx, pg, f.rows); err != nil {
+	if err := harness.GenerateBench(ctx, pg, f.rows); err != nil {
 		return err
 	}
 	gen := time.Since(t0)
@@ -209,7 +209,7 @@ func run(ctx context.Context, f flags) error {
 
 	res := result{
 		Benchmark: "verify", Date: date.UTC().Format(time.RFC3339), Host: harness.ThisHost(), Servers: srv.Where, Note: f.note, LoadStart: loadAvg,
-		Rows: f.rows, Columns: columns, Rounds: f.rounds, Generate: harness.Round(gen.Seconds(), 1), Load: harness.Round(loaded.Seconds(), 1),
+		Rows: f.rows, Columns: harness.BenchColumns, Rounds: f.rounds, Generate: harness.Round(gen.Seconds(), 1), Load: harness.Round(loaded.Seconds(), 1),
 		Settings:       settings{ChunkRows: f.chunkRows, WaitTimeout: f.wait.String(), PageSize: pageSize},
 		Drift:          map[string]int{verify.Different: driftChanged, verify.Missing: driftDeleted, verify.Extra: driftExtra},
 		TargetReadBoth: targetOfReadBoth, TargetDiffCost: targetDiffCost,

@@ -118,69 +118,23 @@ func connectTo(ctx context.Context, cfg config.Surreal, ns, db string) (*surreal
 
 // readPosition reads the sync's stored position for slot, or nil.
 func readPosition(ctx context.Context, cl *surreal.Client, slot string) (*sink.Position, error) {
-	res, err := surrealdb.Query[[]sink.Position](ctx, cl.DB,
-		"SELECT phase, lsn, system FROM type::record($t, $slot)", map[string]any{"t": sink.PositionTable, "slot": slot})
+	p, err := sink.ReadPosition(ctx, cl.DB, slot)
 	if err != nil {
-		if strings.Contains(err.Error(), "does not exist") {
-			return nil, nil
-		}
 		return nil, fmt.Errorf("reading the sync's position (slot %s): %w", slot, err)
 	}
-	if len(*res) == 0 || len((*res)[0].Result) == 0 {
-		return nil, nil
-	}
-	p := (*res)[0].Result[0]
-	return &p, nil
+	return p, nil
 }
 
 // waitForSync makes the sync's progress pass PostgreSQL's current WAL
-// position, as federation's read_your_writes does: it commits a logical
-// decoding message (the sync's heartbeat kind, so a quiet database still
-// moves the position) and polls the stored position until it reaches it
-// or timeout passes. It returns the position waited for, the last one
+// position, as read-your-writes does (logrepl.EmitHeartbeat, then
+// sink.WaitApplied). It returns the position waited for, the last one
 // read, and whether it was reached.
 func waitForSync(ctx context.Context, pg postgres.Querier, cl *surreal.Client, slot string, timeout time.Duration) (target, at cdc.LSN, ok bool, err error) {
-	rows, err := pg.Query(ctx, "SELECT pg_logical_emit_message(true, $1, '')::text", logrepl.HeartbeatPrefix)
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("taking PostgreSQL's WAL position: %w", err)
-	}
-	var text string
-	for rows.Next() {
-		err = rows.Scan(&text)
-	}
-	rows.Close()
-	if err == nil {
-		err = rows.Err()
-	}
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("taking PostgreSQL's WAL position: %w", err)
-	}
-	if target, err = cdc.ParseLSN(text); err != nil {
+	if target, err = logrepl.EmitHeartbeat(ctx, pg); err != nil {
 		return 0, 0, false, err
 	}
-	deadline := time.Now().Add(timeout)
-	pause := time.Millisecond
-	for {
-		pos, err := readPosition(ctx, cl, slot)
-		if err != nil {
-			return target, at, false, err
-		}
-		if pos != nil {
-			at = cdc.LSN(pos.LSN)
-		}
-		if at >= target {
-			return target, at, true, nil
-		}
-		if time.Now().After(deadline) {
-			return target, at, false, nil
-		}
-		select {
-		case <-ctx.Done():
-			return target, at, false, ctx.Err()
-		case <-time.After(pause):
-		}
-		pause = min(pause*2, 50*time.Millisecond)
-	}
+	at, ok, err = sink.WaitApplied(ctx, func(ctx context.Context) (*sink.Position, error) { return readPosition(ctx, cl, slot) }, target, timeout)
+	return target, at, ok, err
 }
 
 // surrealTables lists the tables of the client's database (INFO FOR DB);

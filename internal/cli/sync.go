@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/pgsurreal/pgsurreal/internal/progress"
 	pgreverse "github.com/pgsurreal/pgsurreal/internal/reverse"
 	pgsync "github.com/pgsurreal/pgsurreal/internal/sync"
 )
@@ -266,10 +267,11 @@ func (a *app) syncOptions() pgsync.Options {
 	return o
 }
 
-// progressBars draws the snapshot's bars (see barDrawer).
-func progressBars(w io.Writer) pgsync.ProgressFunc {
+// progressBars draws the bars of a snapshot or a verify, one per table
+// (see barDrawer).
+func progressBars(w io.Writer) progress.Func {
 	draw := barDrawer(w, "rows")
-	return func(tables []pgsync.TableProgress, final bool) {
+	return func(tables []progress.Table, final bool) {
 		bars := make([]bar, len(tables))
 		for i, t := range tables {
 			bars[i] = bar{name: t.Table, done: t.Rows, total: t.Estimated, elapsed: t.Elapsed}

@@ -44,7 +44,7 @@ again. See docs/operations.md.`,
 			}
 			o := verify.Options{Config: a.cfg, Tables: tables, Repair: repair, Log: a.log}
 			if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				o.Progress = verifyBars(f)
+				o.Progress = progressBars(f)
 			}
 			rep, err := verify.Run(cmd.Context(), o)
 			if err != nil {
@@ -69,16 +69,4 @@ again. See docs/operations.md.`,
 	cmd.Flags().BoolVar(&repair, "repair", false, "rewrite the differences from each table's source and verify them again")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
-}
-
-// verifyBars draws verify's progress, one bar per table.
-func verifyBars(w *os.File) verify.ProgressFunc {
-	draw := barDrawer(w, "rows")
-	return func(tables []verify.TableProgress, final bool) {
-		bars := make([]bar, len(tables))
-		for i, t := range tables {
-			bars[i] = bar{name: t.Table, done: t.Rows, total: t.Estimated, elapsed: t.Elapsed}
-		}
-		draw(bars, final)
-	}
 }

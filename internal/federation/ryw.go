@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pglogrepl"
-	surrealdb "github.com/surrealdb/surrealdb.go"
 
 	"github.com/pgsurreal/pgsurreal/internal/postgres/logrepl"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
@@ -30,14 +28,11 @@ type waited struct {
 // either.
 func (e *Engine) waitForSync(ctx context.Context) (waited, error) {
 	began := timeNow()
-	var text string
-	if err := e.o.PG.QueryRow(ctx, "SELECT pg_logical_emit_message(true, $1, '')::text", logrepl.HeartbeatPrefix).Scan(&text); err != nil {
-		return waited{}, fmt.Errorf("read_your_writes: taking PostgreSQL's WAL position: %w", err)
-	}
-	target, err := pglogrepl.ParseLSN(text)
+	lsn, err := logrepl.EmitHeartbeat(ctx, e.o.PG)
 	if err != nil {
-		return waited{}, err
+		return waited{}, fmt.Errorf("read_your_writes: %w", err)
 	}
+	target := pglogrepl.LSN(lsn)
 	wctx, cancel := context.WithTimeout(ctx, e.o.Config.WaitTimeout.Duration)
 	defer cancel()
 	pause := time.Millisecond
@@ -71,22 +66,15 @@ func (e *Engine) appliedLSN(ctx context.Context) (uint64, error) {
 	if e.cache != nil {
 		return e.cache.applied(ctx)
 	}
-	var res *[]surrealdb.QueryResult[[]sink.Position]
+	var pos *sink.Position
 	err := e.o.Surreal.Do(ctx, func(ctx context.Context, cl *surreal.Client) (err error) {
-		res, err = surrealdb.Query[[]sink.Position](ctx, cl.DB,
-			"SELECT lsn FROM type::record($t, $slot)", map[string]any{"t": sink.PositionTable, "slot": e.o.Slot})
+		pos, err = sink.ReadPosition(ctx, cl.DB, e.o.Slot)
 		return err
 	})
-	if err != nil {
-		if strings.Contains(err.Error(), "does not exist") {
-			return 0, nil // the sync has not stored a position yet
-		}
-		return 0, err
+	if err != nil || pos == nil {
+		return 0, err // no position yet: the sync has not stored one
 	}
-	if len(*res) == 0 || len((*res)[0].Result) == 0 {
-		return 0, nil
-	}
-	return uint64((*res)[0].Result[0].LSN), nil
+	return uint64(pos.LSN), nil
 }
 
 func lsnText(l uint64) string { return pglogrepl.LSN(l).String() }

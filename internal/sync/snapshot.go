@@ -253,7 +253,7 @@ func (w *worker) close() {
 
 // copy reads one chunk in PostgreSQL's text format and loads it with
 // batched INSERTs.
-func (w *worker) copy(ctx context.Context, c chunk, prog *progress) (int64, error) {
+func (w *worker) copy(ctx context.Context, c chunk, prog *snapProgress) (int64, error) {
 	t := c.table
 	shape := w.p.shapes[t.QualifiedName()]
 	cols := make([]string, len(t.Columns))

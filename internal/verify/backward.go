@@ -122,7 +122,7 @@ func (b *backward) verify(ctx context.Context) (TableReport, error) {
 		for _, c := range found {
 			cands[strings.Join(c.keys, "\x00")] = c
 		}
-		b.v.prog.add(b.cfg.Name, int64(len(recs)))
+		b.v.prog.Add(b.cfg.Name, int64(len(recs)))
 	}
 	extra, err := b.extras(ctx, conn)
 	if err != nil {
@@ -135,7 +135,7 @@ func (b *backward) verify(ctx context.Context) (TableReport, error) {
 		return rep, fmt.Errorf("counting %s: %w", b.target, err)
 	}
 	rep.SourceRows = p.records
-	b.v.prog.done(b.cfg.Name)
+	b.v.prog.Done(b.cfg.Name)
 	if len(cands) == 0 {
 		return rep, nil
 	}

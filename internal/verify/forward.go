@@ -117,7 +117,7 @@ func (f *forward) verify(ctx context.Context) (TableReport, error) {
 	if f.v.o.SamplePercent < 100 {
 		return f.sample(ctx, rep)
 	}
-	f.v.prog.estimate(name, f.table.EstimatedRows)
+	f.v.prog.Estimate(name, f.table.EstimatedRows)
 	g, gctx := errgroup.WithContext(ctx)
 	feeds := make([]chan chunk, len(reps))
 	results := make([]result, len(reps))
@@ -148,7 +148,7 @@ func (f *forward) verify(ctx context.Context) (TableReport, error) {
 	if err := g.Wait(); err != nil {
 		return rep, err
 	}
-	f.v.prog.done(name)
+	f.v.prog.Done(name)
 	rep.SourceRows = rows
 	cands := map[string]candidate{}
 	for _, r := range results {
@@ -225,7 +225,7 @@ func (f *forward) read(ctx context.Context, feeds []chan chunk) (int64, error) {
 				return ctx.Err()
 			}
 		}
-		f.v.prog.add(name, int64(len(cur.rows)))
+		f.v.prog.Add(name, int64(len(cur.rows)))
 		cur = chunk{rows: make([]srcRow, 0, size)}
 		return nil
 	}

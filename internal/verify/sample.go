@@ -80,7 +80,7 @@ func (f *forward) sample(ctx context.Context, rep TableReport) (TableReport, err
 		if differing {
 			rep.ChunksDiffering++
 		}
-		f.v.prog.add(name, int64(len(part)))
+		f.v.prog.Add(name, int64(len(part)))
 	}
 	if err := f.counts(ctx, conn); err != nil {
 		return rep, err

@@ -15,6 +15,7 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/config"
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
+	"github.com/pgsurreal/pgsurreal/internal/progress"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
 )
 
@@ -57,8 +58,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.prog = newProgress(jobs, o.Progress, o.Log)
-	defer v.prog.stop()
+	names := make([]string, len(jobs))
+	estimates := make([]int64, len(jobs))
+	for i, j := range jobs {
+		names[i], estimates[i] = j.name, j.rows
+	}
+	v.prog = progress.Start("verify", names, estimates, o.Progress, o.Log)
+	defer v.prog.Stop()
 	for _, j := range jobs {
 		began := time.Now()
 		tr, err := j.run(ctx)
@@ -82,7 +88,7 @@ type verifier struct {
 	log   *slog.Logger
 	pool  *pgxpool.Pool
 	sur   *surreal.Pool
-	prog  *progress
+	prog  *progress.Tracker
 	notes []string
 	// behind is set once waiting for a replication direction timed out:
 	// later re-checks do not wait again.

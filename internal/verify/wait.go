@@ -2,12 +2,10 @@ package verify
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pglogrepl"
 	surrealdb "github.com/surrealdb/surrealdb.go"
 
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
@@ -26,46 +24,25 @@ func (v *verifier) waitSync(ctx context.Context) error {
 	if v.behind["sync"] {
 		return nil
 	}
-	var text string
-	if err := v.pool.QueryRow(ctx, "SELECT pg_logical_emit_message(true, $1, '')::text", logrepl.HeartbeatPrefix).Scan(&text); err != nil {
-		return fmt.Errorf("taking PostgreSQL's WAL position: %w", err)
-	}
-	target, err := pglogrepl.ParseLSN(text)
+	target, err := logrepl.EmitHeartbeat(ctx, v.pool)
 	if err != nil {
 		return err
 	}
-	var at uint64
-	ok, err := v.poll(ctx, func(ctx context.Context) (bool, error) {
-		at, err = v.syncPosition(ctx)
-		return at >= uint64(target), err
-	})
+	read := func(ctx context.Context) (pos *sink.Position, err error) {
+		err = v.sur.Do(ctx, func(ctx context.Context, cl *surreal.Client) error {
+			pos, err = sink.ReadPosition(ctx, cl.DB, v.cfg.Sync.Slot)
+			return err
+		})
+		return pos, err
+	}
+	at, ok, err := sink.WaitApplied(ctx, read, target, v.cfg.Verify.WaitTimeout.Duration)
 	if err != nil || ok {
 		return err
 	}
 	v.behind["sync"] = true
 	v.note("the sync did not reach PostgreSQL's WAL position %s within verify.wait_timeout (%s; it is at %s): is `pgsurreal serve` or `pgsurreal sync` running? Differences of PostgreSQL tables may include changes not replicated yet",
-		target, v.cfg.Verify.WaitTimeout, pglogrepl.LSN(at))
+		target, v.cfg.Verify.WaitTimeout, at)
 	return nil
-}
-
-// syncPosition is the WAL position the sync has applied (0 without one).
-func (v *verifier) syncPosition(ctx context.Context) (uint64, error) {
-	var res *[]surrealdb.QueryResult[[]sink.Position]
-	err := v.sur.Do(ctx, func(ctx context.Context, cl *surreal.Client) (err error) {
-		res, err = surrealdb.Query[[]sink.Position](ctx, cl.DB, "SELECT lsn FROM type::record($t, $slot)",
-			map[string]any{"t": sink.PositionTable, "slot": v.cfg.Sync.Slot})
-		return err
-	})
-	if err != nil {
-		if strings.Contains(err.Error(), "does not exist") {
-			return 0, nil
-		}
-		return 0, err
-	}
-	if len(*res) == 0 || len((*res)[0].Result) == 0 {
-		return 0, nil
-	}
-	return uint64((*res)[0].Result[0].LSN), nil
 }
 
 // waitReverse lets the reverse direction apply everything SurrealDB

@@ -2,9 +2,11 @@ package logrepl
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/pgsurreal/pgsurreal/internal/cdc"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
 )
 
@@ -32,4 +34,27 @@ func Heartbeat(ctx context.Context, db postgres.Querier, interval time.Duration,
 			}
 		}
 	}
+}
+
+// EmitHeartbeat commits one heartbeat message now and returns its WAL
+// position: once the sync's stored position reaches it, everything
+// committed before the call is applied (read-your-writes, verify's
+// re-checks, backups wait for that).
+func EmitHeartbeat(ctx context.Context, db postgres.Querier) (cdc.LSN, error) {
+	rows, err := db.Query(ctx, "SELECT pg_logical_emit_message(true, $1, '')::text", HeartbeatPrefix)
+	if err != nil {
+		return 0, fmt.Errorf("taking PostgreSQL's WAL position: %w", err)
+	}
+	var text string
+	for rows.Next() {
+		err = rows.Scan(&text)
+	}
+	rows.Close()
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("taking PostgreSQL's WAL position: %w", err)
+	}
+	return cdc.ParseLSN(text)
 }

@@ -13,9 +13,11 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"time"
 
 	surrealdb "github.com/surrealdb/surrealdb.go"
 
+	"github.com/pgsurreal/pgsurreal/internal/cdc"
 	"github.com/pgsurreal/pgsurreal/internal/config"
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
@@ -94,19 +96,59 @@ func (s *Sink) Client() *surreal.Client { return s.cl }
 
 // ReadPosition returns the stored position of the slot, or nil.
 func (s *Sink) ReadPosition(ctx context.Context) (*Position, error) {
-	res, err := surrealdb.Query[[]Position](ctx, s.cl.DB,
-		"SELECT phase, lsn, system FROM type::record($t, $slot)", map[string]any{"t": PositionTable, "slot": s.slot})
+	p, err := ReadPosition(ctx, s.cl.DB, s.slot)
+	if err != nil {
+		return nil, classify(nil, err, nil, false)
+	}
+	return p, nil
+}
+
+// ReadPosition returns the position the sync stored for slot, or nil
+// when there is none (the table does not exist before the first one).
+func ReadPosition(ctx context.Context, db *surrealdb.DB, slot string) (*Position, error) {
+	res, err := surrealdb.Query[[]Position](ctx, db,
+		"SELECT phase, lsn, system FROM type::record($t, $slot)", map[string]any{"t": PositionTable, "slot": slot})
 	if err != nil {
 		if strings.Contains(err.Error(), "does not exist") {
 			return nil, nil
 		}
-		return nil, classify(nil, err, nil, false)
+		return nil, err
 	}
 	if len(*res) == 0 || len((*res)[0].Result) == 0 {
 		return nil, nil
 	}
 	p := (*res)[0].Result[0]
 	return &p, nil
+}
+
+// WaitApplied polls read (the stored position; nil counts as 0) until it
+// reaches target or timeout passes, and returns the last position read
+// and whether target was reached.
+func WaitApplied(ctx context.Context, read func(context.Context) (*Position, error), target cdc.LSN, timeout time.Duration) (cdc.LSN, bool, error) {
+	deadline := time.Now().Add(timeout)
+	pause := time.Millisecond
+	var at cdc.LSN
+	for {
+		pos, err := read(ctx)
+		if err != nil {
+			return at, false, err
+		}
+		if pos != nil {
+			at = cdc.LSN(pos.LSN)
+		}
+		if at >= target {
+			return at, true, nil
+		}
+		if time.Now().After(deadline) {
+			return at, false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return at, false, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(pause*2, 50*time.Millisecond)
+	}
 }
 
 // Apply writes ws and stores pos in one transaction. When an interactive
