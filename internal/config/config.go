@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,6 +107,73 @@ type Surreal struct {
 	PoolSize int `yaml:"pool_size"`
 	// Timeout bounds each request; default 30s.
 	Timeout Duration `yaml:"timeout"`
+	// Servers are further SurrealDB servers that sync.tables[].server
+	// routes a table to, or sync.tables[].partition spreads a table's
+	// records over. The server above is named "default". Only the config
+	// file can set it. Default empty.
+	Servers []SurrealServer `yaml:"servers"`
+}
+
+// DefaultServer names the server of the surreal section itself among
+// surreal.servers.
+const DefaultServer = "default"
+
+// SurrealServer is one more SurrealDB server. Keys left out take the
+// values of the surreal section.
+type SurrealServer struct {
+	// Name is how tables refer to it: lower-case letters, digits and _,
+	// starting with a letter; not "default". Required.
+	Name string `yaml:"name"`
+	// URL is its RPC endpoint, as surreal.url. Required.
+	URL       string `yaml:"url"`
+	Namespace string `yaml:"namespace"`
+	Database  string `yaml:"database"`
+	Username  string `yaml:"username"`
+	Password  Secret `yaml:"password"`
+	CAFile    string `yaml:"ca_file"`
+}
+
+// Server returns how to reach the server called name ("default" is the
+// surreal section itself), with the keys it leaves out taken from the
+// surreal section, and whether there is such a server.
+func (s Surreal) Server(name string) (Surreal, bool) {
+	out := s
+	out.Servers = nil
+	if name == DefaultServer || name == "" {
+		return out, true
+	}
+	for _, sv := range s.Servers {
+		if sv.Name != name {
+			continue
+		}
+		out.URL = sv.URL
+		if sv.Namespace != "" {
+			out.Namespace = sv.Namespace
+		}
+		if sv.Database != "" {
+			out.Database = sv.Database
+		}
+		if sv.Username != "" {
+			out.Username = sv.Username
+		}
+		if sv.Password != "" {
+			out.Password = sv.Password
+		}
+		if sv.CAFile != "" {
+			out.CAFile = sv.CAFile
+		}
+		return out, true
+	}
+	return Surreal{}, false
+}
+
+// ServerNames lists "default" and the names of surreal.servers, in order.
+func (s Surreal) ServerNames() []string {
+	names := []string{DefaultServer}
+	for _, sv := range s.Servers {
+		names = append(names, sv.Name)
+	}
+	return names
 }
 
 // Dev configures the local PostgreSQL and SurrealDB that `pgsurreal dev`
@@ -463,6 +531,59 @@ type Table struct {
 	// Edges lists foreign keys of this table to replicate as SurrealDB
 	// graph edges.
 	Edges []Edge `yaml:"edges"`
+	// Server, when set, is the SurrealDB server (a name from
+	// surreal.servers, or "default") that holds the table.
+	Server string `yaml:"server"`
+	// Partition, when set (By is not empty), spreads the table's records
+	// over several SurrealDB servers by a key column
+	// (docs/partitioning.md).
+	Partition Partition `yaml:"partition"`
+}
+
+// Partition spreads a table's records over SurrealDB servers by the value
+// of one of its key columns. As in PostgreSQL's partitioned tables, the
+// column must be part of the key, so a record's server follows from its
+// id and a record never moves between servers.
+type Partition struct {
+	// Column is a key column of the table. Required.
+	Column string `yaml:"column"`
+	// By is hash (the value's hash picks one of Servers) or value
+	// (Values lists which values go where). Required.
+	By string `yaml:"by"`
+	// Servers are the servers a hash partition spreads over, at least
+	// two; their order is part of the placement (changing it needs a
+	// resync).
+	Servers []string `yaml:"servers"`
+	// Values maps a column value (as text) to the server that holds its
+	// rows, for by: value.
+	Values map[string]string `yaml:"values"`
+	// Other is the server of values not listed in Values; empty means such
+	// a row stops the sync (or goes to the dead-letter table).
+	Other string `yaml:"other"`
+}
+
+// Set reports whether the table is partitioned (any key given).
+func (p Partition) Set() bool {
+	return p.By != "" || p.Column != "" || len(p.Servers) > 0 || len(p.Values) > 0 || p.Other != ""
+}
+
+// PartitionServers lists the servers a partition uses: Servers for hash;
+// for value, the servers of Values and Other, sorted.
+func (p Partition) PartitionServers() []string {
+	if p.By == "hash" {
+		return p.Servers
+	}
+	var out []string
+	for _, name := range p.Values {
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	if p.Other != "" && !slices.Contains(out, p.Other) {
+		out = append(out, p.Other)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Edge replicates a foreign key as a graph edge table from the row to the
@@ -517,6 +638,7 @@ func Default() Config {
 			Password:  "root",
 			PoolSize:  4,
 			Timeout:   Duration{30 * time.Second},
+			Servers:   []SurrealServer{},
 		},
 		Dev: Dev{
 			Dir:            ".pgsurreal/dev",

@@ -97,8 +97,8 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("%s: env %q, want %q", k, got[k], v)
 		}
 	}
-	if len(got) != 90 {
-		t.Errorf("%d keys, want 90", len(got))
+	if len(got) != 91 {
+		t.Errorf("%d keys, want 91", len(got))
 	}
 }
 
@@ -205,7 +205,7 @@ func TestEnvListReplacesFileList(t *testing.T) {
 			t.Errorf("stale source for %s: %q", key, got)
 		}
 	}
-	if got := src["sync.exclude[1]"]; got != "testdata/full.good.yaml:40" {
+	if got := src["sync.exclude[1]"]; got != "testdata/full.good.yaml:41" {
 		t.Errorf("source of sync.exclude[1] = %q, want it kept", got)
 	}
 

@@ -46,7 +46,7 @@ func TestSupported(t *testing.T) {
 			fileOnly[f.key] = true
 		}
 	}
-	if !reflect.DeepEqual(fileOnly, map[string]bool{"sync.tables": true, "reverse.tables": true, "federation.tables": true}) {
-		t.Errorf("file-only keys = %v, want sync.tables, reverse.tables and federation.tables", fileOnly)
+	if !reflect.DeepEqual(fileOnly, map[string]bool{"surreal.servers": true, "sync.tables": true, "reverse.tables": true, "federation.tables": true}) {
+		t.Errorf("file-only keys = %v, want surreal.servers, sync.tables, reverse.tables and federation.tables", fileOnly)
 	}
 }

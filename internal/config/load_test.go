@@ -38,6 +38,7 @@ func TestLoadGood(t *testing.T) {
 					URL: "wss://surreal.example.com:8443/rpc", Namespace: "shop_ns", Database: "shop_db",
 					Username: "admin", Password: "surreal-secret", CAFile: "testdata/ca.pem",
 					PoolSize: 12, Timeout: Duration{90 * time.Second},
+					Servers: []SurrealServer{{Name: "eu", URL: "ws://eu.example:8000/rpc", Namespace: "shop_eu", Password: "surreal-secret"}},
 				},
 				Dev: Dev{
 					Dir: "/var/tmp/pgsurreal-dev", PGBinDir: "/usr/lib/postgresql/15/bin",
@@ -76,20 +77,20 @@ func TestLoadGood(t *testing.T) {
 			src := c.Sources()
 			for key, want := range map[string]string{
 				"postgres.port":                     "testdata/full.good.yaml:7",
-				"http.token":                        "testdata/full.good.yaml:32",
-				"sync.include":                      "testdata/full.good.yaml:36",
-				"sync.include[1]":                   "testdata/full.good.yaml:38",
-				"sync.exclude[1]":                   "testdata/full.good.yaml:40",
-				"sync.tables":                       "testdata/full.good.yaml:49",
-				"sync.tables[0]":                    "testdata/full.good.yaml:50",
-				"sync.tables[0].name":               "testdata/full.good.yaml:50",
-				"sync.tables[0].transforms":         "testdata/full.good.yaml:61",
-				"sync.tables[0].transforms.card_no": "testdata/full.good.yaml:63",
-				"sync.tables[0].edges[1]":           "testdata/full.good.yaml:68",
-				"sync.tables[0].edges[1].name":      "testdata/full.good.yaml:69",
-				"sync.tables[1]":                    "testdata/full.good.yaml:70",
-				"sync.tables[1].columns":            "testdata/full.good.yaml:71",
-				"sync.tables[2].key[1]":             "testdata/full.good.yaml:76",
+				"http.token":                        "testdata/full.good.yaml:33",
+				"sync.include":                      "testdata/full.good.yaml:37",
+				"sync.include[1]":                   "testdata/full.good.yaml:39",
+				"sync.exclude[1]":                   "testdata/full.good.yaml:41",
+				"sync.tables":                       "testdata/full.good.yaml:50",
+				"sync.tables[0]":                    "testdata/full.good.yaml:51",
+				"sync.tables[0].name":               "testdata/full.good.yaml:51",
+				"sync.tables[0].transforms":         "testdata/full.good.yaml:62",
+				"sync.tables[0].transforms.card_no": "testdata/full.good.yaml:64",
+				"sync.tables[0].edges[1]":           "testdata/full.good.yaml:69",
+				"sync.tables[0].edges[1].name":      "testdata/full.good.yaml:70",
+				"sync.tables[1]":                    "testdata/full.good.yaml:71",
+				"sync.tables[1].columns":            "testdata/full.good.yaml:72",
+				"sync.tables[2].key[1]":             "testdata/full.good.yaml:77",
 			} {
 				if got := src[key]; got != want {
 					t.Errorf("source of %s = %q, want %q", key, got, want)

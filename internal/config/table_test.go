@@ -82,12 +82,47 @@ func TestExampleTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The block runs from "  # tables:" to the first line that is not a
-	// comment or is an empty one.
+	// The tables refer to the example servers: both blocks, uncommented.
+	block := commentedBlock(t, string(data), "# servers:", "surreal:\n")
+	block = append(block, commentedBlock(t, string(data), "# tables:", "sync:\n")...)
+	path := filepath.Join(t.TempDir(), "tables.yaml")
+	if err := os.WriteFile(path, []byte(strings.Join(block, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, nil, nil)
+	if err != nil {
+		t.Fatalf("the example, uncommented:\n%s\ndoes not load: %v", strings.Join(block, ""), err)
+	}
+	if len(c.Sync.Tables) != 2 {
+		t.Fatalf("tables = %+v, want two", c.Sync.Tables)
+	}
+	if got := c.Sync.Tables[1].Partition; got.By != "value" || got.Column != "region" || got.Values["UK"] != "eu" || got.Other != "default" {
+		t.Errorf("partition = %+v", got)
+	}
+	tb := c.Sync.Tables[0]
+	want := Table{
+		Name: "sales.orders", Target: "order", Namespace: "shop", Database: "sales",
+		Key:            []string{"order_no"},
+		Columns:        []string{"id", "customer_id", "total", "email", "card_no"},
+		ExcludeColumns: []string{"notes"},
+		Transforms:     map[string]string{"email": "hash", "card_no": "mask"},
+		Edges:          []Edge{{Columns: []string{"customer_id"}, Name: "billed_to"}},
+		Server:         "eu",
+	}
+	if !reflect.DeepEqual(tb, want) {
+		t.Errorf("table = %+v, want %+v", tb, want)
+	}
+}
+
+// commentedBlock returns the commented-out block of the example that
+// starts with the comment line start, uncommented and put under section:
+// it runs to the first line that is not a comment or is an empty one.
+func commentedBlock(t *testing.T, data, start, section string) []string {
+	t.Helper()
 	var block []string
-	for line := range strings.Lines(string(data)) {
-		if strings.TrimSpace(line) == "# tables:" {
-			block = append(block, "sync:\n")
+	for line := range strings.Lines(data) {
+		if strings.TrimSpace(line) == start {
+			block = append(block, section)
 		}
 		if len(block) == 0 {
 			continue
@@ -98,29 +133,7 @@ func TestExampleTables(t *testing.T) {
 		block = append(block, "  "+strings.TrimPrefix(line, "  # "))
 	}
 	if len(block) < 3 {
-		t.Fatalf("no commented-out tables: example in %s", examplePath)
+		t.Fatalf("no commented-out %s example in %s", start, examplePath)
 	}
-	path := filepath.Join(t.TempDir(), "tables.yaml")
-	if err := os.WriteFile(path, []byte(strings.Join(block, "")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Load(path, nil, nil)
-	if err != nil {
-		t.Fatalf("the example, uncommented:\n%s\ndoes not load: %v", strings.Join(block, ""), err)
-	}
-	if len(c.Sync.Tables) != 1 {
-		t.Fatalf("tables = %+v, want one", c.Sync.Tables)
-	}
-	tb := c.Sync.Tables[0]
-	want := Table{
-		Name: "sales.orders", Target: "order", Namespace: "shop", Database: "sales",
-		Key:            []string{"order_no"},
-		Columns:        []string{"id", "customer_id", "total", "email", "card_no"},
-		ExcludeColumns: []string{"notes"},
-		Transforms:     map[string]string{"email": "hash", "card_no": "mask"},
-		Edges:          []Edge{{Columns: []string{"customer_id"}, Name: "billed_to"}},
-	}
-	if !reflect.DeepEqual(tb, want) {
-		t.Errorf("table = %+v, want %+v", tb, want)
-	}
+	return block
 }

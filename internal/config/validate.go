@@ -45,6 +45,7 @@ func (c Config) Validate() error {
 	v.fileExists("surreal.ca_file", s.CAFile)
 	v.intRange("surreal.pool_size", s.PoolSize, 1, 256)
 	v.positive("surreal.timeout", s.Timeout)
+	v.servers(s.Servers)
 
 	d := c.Dev
 	v.required("dev.dir", d.Dir)
@@ -311,6 +312,7 @@ func (v *validator) sync(s Sync) {
 	first := map[string]string{} // normalised name -> key of its first entry
 	for i, t := range s.Tables {
 		key := fmt.Sprintf("sync.tables[%d]", i)
+		v.placement(key, t)
 		if v.table(key, t) {
 			name := qualify(t.Name)
 			if prev, dup := first[name]; dup {
@@ -549,5 +551,96 @@ func (v *validator) listenAddr(key, addr string) {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		v.fail(key, "port %q in %q is not a number in 0..65535", port, addr)
+	}
+}
+
+var serverName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// servers checks surreal.servers.
+func (v *validator) servers(ss []SurrealServer) {
+	seen := map[string]int{}
+	for i, sv := range ss {
+		key := fmt.Sprintf("surreal.servers[%d]", i)
+		switch {
+		case sv.Name == "":
+			v.fail(key+".name", "required, name the server (e.g. eu) so tables can refer to it")
+		case sv.Name == DefaultServer:
+			v.fail(key+".name", "%q is the surreal section's own server, choose another name", sv.Name)
+		case !serverName.MatchString(sv.Name):
+			v.fail(key+".name", "%q is not a server name, use lower-case letters, digits and _, starting with a letter", sv.Name)
+		default:
+			if j, dup := seen[sv.Name]; dup {
+				v.fail(key+".name", "server %q is listed twice (first surreal.servers[%d])", sv.Name, j)
+			}
+			seen[sv.Name] = i
+		}
+		if sv.URL == "" {
+			v.fail(key+".url", "required, give the server's RPC endpoint (e.g. ws://10.0.0.2:8000/rpc)")
+		} else {
+			v.surrealURL(key+".url", sv.URL)
+		}
+		v.fileExists(key+".ca_file", sv.CAFile)
+	}
+}
+
+// knownServer checks that name is "default" or one of surreal.servers.
+func (v *validator) knownServer(key, name string) bool {
+	if _, ok := v.c.Surreal.Server(name); !ok || name == "" {
+		v.fail(key, "no SurrealDB server is called %q, name one of %s or add it to surreal.servers", name, strings.Join(v.c.Surreal.ServerNames(), ", "))
+		return false
+	}
+	return true
+}
+
+// placement checks where the sync.tables entry at key puts its records:
+// server, or partition.
+func (v *validator) placement(key string, t Table) {
+	if t.Server != "" {
+		v.knownServer(key+".server", t.Server)
+		if t.Partition.Set() {
+			v.fail(key+".partition", "a table has either server or partition, not both: remove one")
+		}
+	}
+	p := t.Partition
+	if !p.Set() {
+		return
+	}
+	pkey := key + ".partition"
+	if strings.TrimSpace(p.Column) == "" {
+		v.fail(pkey+".column", "required, name a key column of %s (e.g. region)", cmp.Or(t.Name, "the table"))
+	} else if len(t.Key) > 0 && !slices.Contains(t.Key, p.Column) {
+		v.fail(pkey+".column", "%q is not in %s.key: a partition column must be part of the key, add it to key", p.Column, key)
+	}
+	switch p.By {
+	case "hash":
+		if len(p.Servers) < 2 {
+			v.fail(pkey+".servers", "a hash partition needs at least two servers, list them (e.g. [default, eu])")
+		}
+		for i, name := range p.Servers {
+			skey := fmt.Sprintf("%s.servers[%d]", pkey, i)
+			if v.knownServer(skey, name) && slices.Index(p.Servers, name) < i {
+				v.fail(skey, "server %q is listed twice", name)
+			}
+		}
+		if len(p.Values) > 0 || p.Other != "" {
+			v.fail(pkey+".by", "values and other belong to by: value; a hash partition takes servers only")
+		}
+	case "value":
+		if len(p.Values) == 0 {
+			v.fail(pkey+".values", "required for by: value, map each column value to its server (e.g. EU: eu, US: default)")
+		}
+		for _, val := range slices.Sorted(maps.Keys(p.Values)) {
+			v.knownServer(pkey+".values."+val, p.Values[val])
+		}
+		if p.Other != "" {
+			v.knownServer(pkey+".other", p.Other)
+		}
+		if len(p.Servers) > 0 {
+			v.fail(pkey+".servers", "servers belongs to by: hash; a value partition lists values per server")
+		}
+	case "":
+		v.fail(pkey+".by", "required, hash or value")
+	default:
+		v.fail(pkey+".by", "%q is not a partition method, use hash or value", p.By)
 	}
 }

@@ -75,6 +75,35 @@ func TestValidate(t *testing.T) {
 		{"transform", func(c *Config) {
 			c.Sync.Tables = []Table{{Name: "a", Transforms: map[string]string{"x": "hash", "b": "Mask", "a": "drop"}}}
 		}, `sync.tables[0].transforms.b: "Mask" is not one of drop, mask, hash`},
+		{"servers and placement", func(c *Config) {
+			c.Surreal.Servers = []SurrealServer{{Name: "eu", URL: "ws://10.0.0.2:8000/rpc"}, {Name: "us", URL: "wss://us.example/rpc", Namespace: "shop"}}
+			c.Sync.Tables = []Table{
+				{Name: "orders", Server: "eu"},
+				{Name: "events", Partition: Partition{Column: "region", By: "value", Values: map[string]string{"EU": "eu", "UK": "eu", "US": "default"}, Other: "us"}},
+				{Name: "clicks", Partition: Partition{Column: "id", By: "hash", Servers: []string{"default", "eu", "us"}}},
+			}
+		}, ""},
+		{"bad servers", func(c *Config) {
+			c.Surreal.Servers = []SurrealServer{{Name: "default", URL: "ws://a/rpc"}, {Name: "EU"}, {Name: "eu", URL: "ftp://x"}, {Name: "eu", URL: "ws://b/rpc"}}
+		}, `surreal.servers[0].name: "default" is the surreal section's own server, choose another name` + "\n" +
+			`surreal.servers[1].name: "EU" is not a server name, use lower-case letters, digits and _, starting with a letter` + "\n" +
+			`surreal.servers[1].url: required, give the server's RPC endpoint (e.g. ws://10.0.0.2:8000/rpc)` + "\n" +
+			`surreal.servers[2].url: scheme "ftp" is not one of ws, wss, http, https, e.g. ws://127.0.0.1:8000/rpc` + "\n" +
+			`surreal.servers[3].name: server "eu" is listed twice (first surreal.servers[2])`},
+		{"bad placement", func(c *Config) {
+			c.Surreal.Servers = []SurrealServer{{Name: "eu", URL: "ws://10.0.0.2:8000/rpc"}}
+			c.Sync.Tables = []Table{
+				{Name: "a", Server: "asia"},
+				{Name: "b", Server: "eu", Partition: Partition{Column: "id", By: "hash", Servers: []string{"eu", "eu"}}},
+				{Name: "c", Key: []string{"id"}, Partition: Partition{Column: "region", By: "value", Values: map[string]string{"EU": "eu", "US": "asia"}}},
+				{Name: "d", Partition: Partition{Column: "id", By: "range"}},
+			}
+		}, `sync.tables[0].server: no SurrealDB server is called "asia", name one of default, eu or add it to surreal.servers` + "\n" +
+			`sync.tables[1].partition: a table has either server or partition, not both: remove one` + "\n" +
+			`sync.tables[1].partition.servers[1]: server "eu" is listed twice` + "\n" +
+			`sync.tables[2].partition.column: "region" is not in sync.tables[2].key: a partition column must be part of the key, add it to key` + "\n" +
+			`sync.tables[2].partition.values.US: no SurrealDB server is called "asia", name one of default, eu or add it to surreal.servers` + "\n" +
+			`sync.tables[3].partition.by: "range" is not a partition method, use hash or value`},
 		{"empty key column", func(c *Config) {
 			c.Sync.Tables = []Table{{Name: "a", Key: []string{"id", " "}}}
 		}, `sync.tables[0].key[1]: " " is not a column name`},

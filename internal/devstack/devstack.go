@@ -45,6 +45,9 @@ type Options struct {
 	NodeBin string
 	// NoSurreal skips the SurrealDB server (a PostgreSQL-only cluster).
 	NoSurreal bool
+	// NoPostgres skips the PostgreSQL cluster (a SurrealDB-only stack,
+	// such as a second SurrealDB server for partitioned tables).
+	NoPostgres bool
 	Log       *slog.Logger
 }
 
@@ -111,9 +114,11 @@ func Up(ctx context.Context, o Options) (Status, error) {
 	defer unlock()
 
 	pg := newPG(o)
-	startedPG, err := pg.up(ctx)
-	if err != nil {
-		return Status{}, err
+	startedPG := false
+	if !o.NoPostgres {
+		if startedPG, err = pg.up(ctx); err != nil {
+			return Status{}, err
+		}
 	}
 	if !o.NoSurreal {
 		if err := newSurreal(o).up(ctx); err != nil {
@@ -143,8 +148,10 @@ func Down(ctx context.Context, o Options) error {
 	if err := newSurreal(o).down(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	if err := newPG(o).down(ctx); err != nil {
-		errs = append(errs, err)
+	if !o.NoPostgres {
+		if err := newPG(o).down(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -173,6 +173,16 @@ func (f *fixture) caughtUp(timeout time.Duration) {
 // SurrealDB holds, nothing missing, extra or stale.
 func (f *fixture) assertSame() {
 	f.t.Helper()
+	for table, want := range f.want() {
+		f.compare(table, want)
+	}
+}
+
+// want maps every replicated table of PostgreSQL to the records it must
+// be in SurrealDB: canonical records by canonical id part, by SurrealDB
+// table (edge tables included).
+func (f *fixture) want() map[string]map[string]string {
+	f.t.Helper()
 	ctx := context.Background()
 	tables, err := postgres.ListTables(ctx, f.pool, []string{"public"})
 	if err != nil {
@@ -189,6 +199,7 @@ func (f *fixture) assertSame() {
 	m := mapping.NewMapper(shapes, func(oids []uint32) (map[uint32]*mapping.Type, error) {
 		return mapping.LoadTypes(ctx, f.pool, oids)
 	})
+	out := map[string]map[string]string{}
 	for _, t := range tables {
 		s := shapes[t.QualifiedName()]
 		want := map[string]string{}
@@ -227,16 +238,22 @@ func (f *fixture) assertSame() {
 		if err := rows.Err(); err != nil {
 			f.t.Fatalf("reading %s: %v", t.QualifiedName(), err)
 		}
-		f.compare(s.Target, want)
+		out[s.Target] = want
 		for _, e := range s.Edges {
-			f.compare(e.Name, edges[e.Name])
+			out[e.Name] = edges[e.Name]
 		}
 	}
+	return out
 }
 
 func (f *fixture) compare(table string, want map[string]string) {
 	f.t.Helper()
-	got := f.records(table)
+	f.compareGot(table, want, f.records(table))
+}
+
+// compareGot fails the test unless got (records by id part) equals want.
+func (f *fixture) compareGot(table string, want, got map[string]string) {
+	f.t.Helper()
 	var diffs []string
 	for id, w := range want {
 		switch g, ok := got[id]; {
@@ -263,13 +280,19 @@ func (f *fixture) compare(table string, want map[string]string) {
 // records reads a SurrealDB table as canonical strings by record id part.
 func (f *fixture) records(table string) map[string]string {
 	f.t.Helper()
-	res, err := surrealdb.Query[[]map[string]any](context.Background(), f.cl.DB, "SELECT * FROM "+surreal.Ident(table), nil)
+	return recordsOf(f.t, f.cl, table)
+}
+
+// recordsOf reads a table through cl as canonical strings by id part.
+func recordsOf(t *testing.T, cl *surreal.Client, table string) map[string]string {
+	t.Helper()
+	res, err := surrealdb.Query[[]map[string]any](context.Background(), cl.DB, "SELECT * FROM "+surreal.Ident(table), nil)
 	out := map[string]string{}
 	if err != nil {
 		if strings.Contains(err.Error(), "does not exist") {
 			return out
 		}
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, r := range (*res)[0].Result {
 		id := r["id"].(models.RecordID)

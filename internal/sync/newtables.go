@@ -12,6 +12,7 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/cdc"
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
+	"github.com/pgsurreal/pgsurreal/internal/route"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
 )
 
@@ -100,7 +101,15 @@ func (a *applier) joinTable(ctx context.Context, name string) ([]mapping.Write, 
 	p.mu.Lock()
 	p.tables = all
 	p.shapes[name] = s
+	place, err := route.New(p.o.Surreal, p.o.Sync, p.shapes)
 	p.mu.Unlock()
+	if err != nil {
+		return nil, &PermanentError{err}
+	}
+	// A new table may live on a server of its own (sync.tables[].server).
+	if err := p.sink.Place(ctx, place); err != nil {
+		return nil, err
+	}
 
 	def := fmt.Sprintf("REMOVE TABLE IF EXISTS %s;\n", surreal.Ident(s.Target))
 	if p.o.Sync.Schema == "schemafull" {
@@ -112,7 +121,7 @@ func (a *applier) joinTable(ctx context.Context, name string) ([]mapping.Write, 
 	} else {
 		def += fmt.Sprintf("DEFINE TABLE %s;\n", surreal.Ident(s.Target))
 	}
-	out := []mapping.Write{{Kind: mapping.Define, Statement: def, Source: name + " (new table)", Namespace: s.Namespace, Database: s.Database}}
+	out := []mapping.Write{{Kind: mapping.Define, Statement: def, Source: name + " (new table)", Namespace: s.Namespace, Database: s.Database, Table: s.Target}}
 	cols := make([]string, 0, len(t.Columns))
 	for _, c := range t.Columns {
 		cols = append(cols, c.Name)

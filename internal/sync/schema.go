@@ -175,7 +175,7 @@ func (a *applier) redefine(ctx context.Context, rel *cdc.Relation, s *mapping.Sh
 		f, t := surreal.Ident(s.FieldOf(from)), surreal.Ident(s.FieldOf(to))
 		fmt.Fprintf(&b, "UPDATE %s SET %s = %s RETURN NONE;\nREMOVE FIELD IF EXISTS %s ON %s;\nUPDATE %s UNSET %s RETURN NONE;\n", tb, t, f, f, tb, tb, f)
 	}
-	return []mapping.Write{{Kind: mapping.Define, Statement: b.String(), Source: rel.QualifiedName() + " (schema change)", Namespace: s.Namespace, Database: s.Database}}, nil
+	return []mapping.Write{{Kind: mapping.Define, Statement: b.String(), Source: rel.QualifiedName() + " (schema change)", Namespace: s.Namespace, Database: s.Database, Table: s.Target}}, nil
 }
 
 // asOf describes the table with the columns the Relation message gives:

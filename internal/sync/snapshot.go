@@ -17,6 +17,7 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
 	"github.com/pgsurreal/pgsurreal/internal/postgres/logrepl"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
+	"github.com/pgsurreal/pgsurreal/internal/route"
 	"github.com/pgsurreal/pgsurreal/internal/surreal/sink"
 )
 
@@ -90,28 +91,40 @@ func (p *Pipeline) snapshot(ctx context.Context) (cdc.LSN, error) {
 	return lsn, nil
 }
 
-// clearTargets removes every target and edge table, so a restarted
-// snapshot never mixes with the remains of an earlier one.
+// clearTargets removes every target and edge table, on each server that
+// holds it, so a restarted snapshot never mixes with the remains of an
+// earlier one.
 func (p *Pipeline) clearTargets(ctx context.Context) error {
-	var b strings.Builder
+	place := p.sink.Placement()
+	perServer := map[string]*strings.Builder{}
+	sql := func(server string) *strings.Builder {
+		if perServer[server] == nil {
+			perServer[server] = &strings.Builder{}
+		}
+		return perServer[server]
+	}
 	seen := map[string]bool{}
 	for _, s := range p.shapes {
 		names := []string{s.Target}
 		for _, e := range s.Edges {
 			names = append(names, e.Name)
 		}
-		for _, n := range names {
-			key := s.Namespace + "/" + s.Database + "/" + n
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			// Define each table up front: concurrent first inserts into a
-			// table that does not exist yet conflict on its definition.
-			b.WriteString(useTarget(s, p.o.Surreal.Namespace, p.o.Surreal.Database))
-			fmt.Fprintf(&b, "REMOVE TABLE IF EXISTS %s;\n", surreal.Ident(n))
-			if p.o.Sync.Schema != "schemafull" {
-				fmt.Fprintf(&b, "DEFINE TABLE %s;\n", surreal.Ident(n))
+		for _, server := range place.TableServers(s.Namespace, s.Database, s.Target) {
+			ns, db := p.serverDefaults(server)
+			b := sql(server)
+			for _, n := range names {
+				key := server + "/" + s.Namespace + "/" + s.Database + "/" + n
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				// Define each table up front: concurrent first inserts into a
+				// table that does not exist yet conflict on its definition.
+				b.WriteString(useTarget(s, ns, db))
+				fmt.Fprintf(b, "REMOVE TABLE IF EXISTS %s;\n", surreal.Ident(n))
+				if p.o.Sync.Schema != "schemafull" {
+					fmt.Fprintf(b, "DEFINE TABLE %s;\n", surreal.Ident(n))
+				}
 			}
 		}
 	}
@@ -121,11 +134,32 @@ func (p *Pipeline) clearTargets(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			b.WriteString(useTarget(p.shapes[t.QualifiedName()], p.o.Surreal.Namespace, p.o.Surreal.Database))
-			b.WriteString(def)
+			s := p.shapes[t.QualifiedName()]
+			for _, server := range place.TableServers(s.Namespace, s.Database, s.Target) {
+				ns, db := p.serverDefaults(server)
+				b := sql(server)
+				b.WriteString(useTarget(s, ns, db))
+				b.WriteString(def)
+			}
 		}
 	}
-	return p.sink.Exec(ctx, b.String(), nil)
+	for _, server := range place.Servers() {
+		if b := perServer[server]; b != nil {
+			if err := p.sink.On(server).Exec(ctx, b.String(), nil); err != nil {
+				return fmt.Errorf("SurrealDB server %q: %w", server, err)
+			}
+		}
+	}
+	return nil
+}
+
+// serverDefaults are the namespace and database of server (route).
+func (p *Pipeline) serverDefaults(server string) (string, string) {
+	if place := p.sink.Placement(); place != nil {
+		c := place.Config(server)
+		return c.Namespace, c.Database
+	}
+	return p.o.Surreal.Namespace, p.o.Surreal.Database
 }
 
 // useTarget switches to a table's namespace/database when it has its own.
@@ -242,6 +276,11 @@ func (p *Pipeline) newWorker(ctx context.Context, snap string) (*worker, error) 
 		conn.Close(ctx)
 		return nil, err
 	}
+	if err := s.Place(ctx, p.sink.Placement()); err != nil {
+		_ = s.Close(ctx)
+		conn.Close(ctx)
+		return nil, err
+	}
 	w := &worker{p: p, conn: conn, sink: s, mapper: mapping.NewMapper(p.shapes, p.loadTypes(ctx))}
 	return w, nil
 }
@@ -306,21 +345,27 @@ func (w *worker) copy(ctx context.Context, c chunk, prog *snapProgress) (int64, 
 	return n, nil
 }
 
-// loader batches one table's records into INSERT statements.
+// loader batches one table's records into INSERT statements, one batch
+// per server for a partitioned table.
 type loader struct {
 	p     *Pipeline
 	sink  *sink.Sink
 	shape *mapping.Shape
-	use   string
-	docs  []any
-	edges map[string][]any
+	rule  *route.Rule // nil: the default server
+	parts map[string]*batch
 	n     int
 	tag   string // this loader's tag record (see sink.Tag)
 }
 
+// batch is the part of a loader's records bound for one server.
+type batch struct {
+	docs  []any
+	edges map[string][]any
+}
+
 func newLoader(p *Pipeline, s *sink.Sink, shape *mapping.Shape) *loader {
-	return &loader{p: p, sink: s, shape: shape, use: useTarget(shape, p.o.Surreal.Namespace, p.o.Surreal.Database), edges: map[string][]any{},
-		tag: fmt.Sprintf("snapshot %s %d", shape.Target, loaders.Add(1))}
+	return &loader{p: p, sink: s, shape: shape, rule: s.Placement().Rule(shape.Namespace, shape.Database, shape.Target),
+		parts: map[string]*batch{}, tag: fmt.Sprintf("snapshot %s %d", shape.Target, loaders.Add(1))}
 }
 
 // loaders numbers loaders, so each tags its transactions with a record of
@@ -328,9 +373,21 @@ func newLoader(p *Pipeline, s *sink.Sink, shape *mapping.Shape) *loader {
 var loaders atomic.Int64
 
 func (l *loader) add(ctx context.Context, r mapping.Record) error {
-	l.docs = append(l.docs, r.Doc)
+	server := route.Default
+	if l.rule != nil {
+		var err error
+		if server, err = l.rule.ServerOf(r.Doc["id"]); err != nil {
+			return &PermanentError{fmt.Errorf("%s: %w", l.shape.Source, err)}
+		}
+	}
+	b := l.parts[server]
+	if b == nil {
+		b = &batch{edges: map[string][]any{}}
+		l.parts[server] = b
+	}
+	b.docs = append(b.docs, r.Doc)
 	for name, e := range r.Edges {
-		l.edges[name] = append(l.edges[name], e)
+		b.edges[name] = append(b.edges[name], e)
 	}
 	l.n++
 	if l.n >= insertBatch {
@@ -343,29 +400,48 @@ func (l *loader) flush(ctx context.Context) error {
 	if l.n == 0 {
 		return nil
 	}
+	for _, server := range slices.Sorted(maps.Keys(l.parts)) {
+		b := l.parts[server]
+		if len(b.docs) == 0 {
+			continue
+		}
+		if err := l.load(ctx, server, b); err != nil {
+			return err
+		}
+		b.docs = b.docs[:0]
+		clear(b.edges)
+	}
+	l.n = 0
+	return nil
+}
+
+// load writes one server's batch.
+func (l *loader) load(ctx context.Context, server string, bt *batch) error {
 	var b strings.Builder
 	vars := map[string]any{}
+	ns, db := l.p.serverDefaults(server)
+	use := useTarget(l.shape, ns, db)
 	// A two-way table's batch is one transaction tagged as pgsurreal's own
 	// (see sink.Tag), so the reverse direction does not copy it back; the
 	// tag record is in the default namespace. Other tables keep one
 	// statement per table and batch: larger transactions of parallel
 	// workers conflict more.
-	tagged := l.use == "" && slices.Contains(l.p.o.TwoWay, l.shape.Target)
+	tagged := use == "" && server == route.Default && slices.Contains(l.p.o.TwoWay, l.shape.Target)
 	if tagged {
 		b.WriteString("BEGIN;\n")
 		tag, tvars := sink.Tag(l.p.o.Sync.Slot, l.tag)
 		b.WriteString(tag)
 		maps.Copy(vars, tvars)
 	}
-	b.WriteString(l.use)
+	b.WriteString(use)
 	if l.shape.Join != nil {
 		fmt.Fprintf(&b, "INSERT RELATION INTO %s $rows RETURN NONE;\n", surreal.Ident(l.shape.Target))
 	} else {
 		fmt.Fprintf(&b, "INSERT INTO %s $rows RETURN NONE;\n", surreal.Ident(l.shape.Target))
 	}
-	vars["rows"] = l.docs
+	vars["rows"] = bt.docs
 	i := 0
-	for name, es := range l.edges {
+	for name, es := range bt.edges {
 		v := fmt.Sprintf("e%d", i)
 		i++
 		fmt.Fprintf(&b, "INSERT RELATION INTO %s $%s RETURN NONE;\n", surreal.Ident(name), v)
@@ -376,8 +452,9 @@ func (l *loader) flush(ctx context.Context) error {
 	}
 	// One statement per table is all or nothing, so a conflict can be
 	// retried without duplicating anything.
+	target := l.sink.On(server)
 	err := retry(ctx, l.p.log, "loading "+l.shape.Source, func() error {
-		err := l.sink.Exec(ctx, b.String(), vars)
+		err := target.Exec(ctx, b.String(), vars)
 		if err != nil && !sink.IsRetryable(err) {
 			return &PermanentError{err}
 		}
@@ -388,10 +465,8 @@ func (l *loader) flush(ctx context.Context) error {
 		}
 		return err
 	})
-	l.docs, l.n = l.docs[:0], 0
-	clear(l.edges)
 	if err != nil {
-		return fmt.Errorf("loading %s: %w", l.shape.Source, err)
+		return fmt.Errorf("loading %s into SurrealDB server %q: %w", l.shape.Source, server, err)
 	}
 	return nil
 }

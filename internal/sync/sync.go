@@ -24,6 +24,7 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
 	"github.com/pgsurreal/pgsurreal/internal/postgres/logrepl"
+	"github.com/pgsurreal/pgsurreal/internal/route"
 	"github.com/pgsurreal/pgsurreal/internal/surreal/sink"
 )
 
@@ -159,8 +160,17 @@ func open(ctx context.Context, o Options) (*Pipeline, error) {
 		pool.Close()
 		return nil, &PermanentError{err}
 	}
+	place, err := route.New(o.Surreal, o.Sync, p.shapes)
+	if err != nil {
+		pool.Close()
+		return nil, &PermanentError{err}
+	}
 	if p.sink, err = p.openSink(ctx); err != nil {
 		pool.Close()
+		return nil, err
+	}
+	if err := retry(ctx, p.log, "connecting to the SurrealDB servers", func() error { return p.sink.Place(ctx, place) }); err != nil {
+		p.close()
 		return nil, err
 	}
 	return p, nil

@@ -271,3 +271,31 @@ func PrivateCluster(t testing.TB) (config.Postgres, devstack.Options) {
 	t.Cleanup(func() { _ = devstack.Reset(context.Background(), o) })
 	return pgcfg, o
 }
+
+// PrivateSurreal starts a SurrealDB dev server of the test's own (on a
+// free port, in-memory storage), for tests that need a second server,
+// such as a table partitioned over two. It is stopped and removed when
+// the test ends. The config reaches it as root, with a namespace and
+// database named after the test.
+func PrivateSurreal(t testing.TB) config.Surreal {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	o := devstack.Options{
+		Dir: filepath.Join(RepoRoot(), ".pgsurreal", "test", Name(t)+"-surreal"), NoPostgres: true,
+		SurrealPort: port, SurrealStorage: "mem", SurrealUser: "root", SurrealPass: "root", NodeBin: "node",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := devstack.Up(ctx, o); err != nil {
+		t.Fatalf("testenv: starting a private SurrealDB server: %v", err)
+	}
+	t.Cleanup(func() { _ = devstack.Reset(context.Background(), o) })
+	cfg := surrealConfig(fmt.Sprintf("ws://127.0.0.1:%d/rpc", port), "root", "root")
+	cfg.Namespace, cfg.Database = Name(t), "test"
+	return cfg
+}

@@ -56,6 +56,9 @@ type Sink struct {
 	// transaction failed: its replay writes one statement per row, so the
 	// error (if it recurs) names the row. Cleared by the next commit.
 	perRow bool
+	// servers spreads writes over several SurrealDB servers (see Place
+	// and servers.go); nil writes everything here.
+	servers *servers
 }
 
 // Open connects the sink.
@@ -64,8 +67,14 @@ func Open(ctx context.Context, cfg config.Surreal, slot string, log *slog.Logger
 	return s, s.Reconnect(ctx)
 }
 
-// Reconnect replaces the connection (after a connection error).
+// Reconnect replaces the connection (after a connection error), and those
+// of the other servers.
 func (s *Sink) Reconnect(ctx context.Context) error {
+	for _, peer := range s.peers() {
+		if err := peer.Reconnect(ctx); err != nil {
+			return err
+		}
+	}
 	if s.cl != nil {
 		_ = s.cl.Close(ctx)
 		s.cl = nil
@@ -83,8 +92,11 @@ func (s *Sink) Reconnect(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connection.
+// Close closes the connection, and those of the other servers.
 func (s *Sink) Close(ctx context.Context) error {
+	for _, peer := range s.peers() {
+		_ = peer.Close(ctx)
+	}
 	if s.cl == nil {
 		return nil
 	}
@@ -94,8 +106,16 @@ func (s *Sink) Close(ctx context.Context) error {
 // Client exposes the connection for reads (verification, tests).
 func (s *Sink) Client() *surreal.Client { return s.cl }
 
-// ReadPosition returns the stored position of the slot, or nil.
+// ReadPosition returns the stored position of the slot, or nil. With
+// several servers it is the oldest of theirs (see Place).
 func (s *Sink) ReadPosition(ctx context.Context) (*Position, error) {
+	if s.servers != nil {
+		return s.servers.readPosition(ctx, s)
+	}
+	return s.readPosition(ctx)
+}
+
+func (s *Sink) readPosition(ctx context.Context) (*Position, error) {
 	p, err := ReadPosition(ctx, s.cl.DB, s.slot)
 	if err != nil {
 		return nil, classify(nil, err, nil, false)
@@ -155,12 +175,19 @@ func WaitApplied(ctx context.Context, read func(context.Context) (*Position, err
 // transaction is open (ApplyPart), the writes and the position join it and
 // Apply commits it.
 func (s *Sink) Apply(ctx context.Context, ws []mapping.Write, pos Position) error {
+	if s.servers != nil {
+		return s.servers.apply(ctx, s, ws, pos)
+	}
+	return s.apply(ctx, ws, pos)
+}
+
+func (s *Sink) apply(ctx context.Context, ws []mapping.Write, pos Position) error {
 	ws, err := s.define(ctx, ws)
 	if err != nil {
 		return err
 	}
 	if s.tx != nil {
-		if err := s.ApplyPart(ctx, ws); err != nil {
+		if err := s.applyPart(ctx, ws); err != nil {
 			return err
 		}
 		var b builder
@@ -204,6 +231,13 @@ func (s *Sink) applyTxn(ctx context.Context, ws []mapping.Write, pos Position, b
 // that drifted from PostgreSQL. The reverse direction does not copy these
 // writes back, as for every other write the sync makes.
 func (s *Sink) Repair(ctx context.Context, ws []mapping.Write, name string) error {
+	if s.servers != nil {
+		return s.servers.repair(ctx, s, ws, name)
+	}
+	return s.repair(ctx, ws, name)
+}
+
+func (s *Sink) repair(ctx context.Context, ws []mapping.Write, name string) error {
 	b := builder{}
 	b.begin()
 	b.tag(s.slot, name)
@@ -222,6 +256,13 @@ func (s *Sink) Repair(ctx context.Context, ws []mapping.Write, name string) erro
 // 3.0's UPSERT of existing records slows down as the transaction grows
 // (quadratically), UPDATE does not.
 func (s *Sink) ApplyPart(ctx context.Context, ws []mapping.Write) error {
+	if s.servers != nil {
+		return s.servers.applyPart(ctx, s, ws)
+	}
+	return s.applyPart(ctx, ws)
+}
+
+func (s *Sink) applyPart(ctx context.Context, ws []mapping.Write) error {
 	ws, err := s.define(ctx, ws)
 	if err != nil {
 		return err
@@ -359,7 +400,12 @@ func isEmpty(v any) bool {
 }
 
 // Abort discards an open interactive transaction (before a retry).
-func (s *Sink) Abort(ctx context.Context) { s.cancel(ctx) }
+func (s *Sink) Abort(ctx context.Context) {
+	s.cancel(ctx)
+	for _, peer := range s.peers() {
+		peer.cancel(ctx)
+	}
+}
 
 func (s *Sink) cancel(ctx context.Context) {
 	if s.tx != nil {
