@@ -48,7 +48,7 @@ type Options struct {
 	// NoPostgres skips the PostgreSQL cluster (a SurrealDB-only stack,
 	// such as a second SurrealDB server for partitioned tables).
 	NoPostgres bool
-	Log       *slog.Logger
+	Log        *slog.Logger
 }
 
 // FromConfig derives the options from the configuration.

@@ -16,8 +16,8 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
 	"github.com/pgsurreal/pgsurreal/internal/postgres/logrepl"
-	"github.com/pgsurreal/pgsurreal/internal/surreal"
 	"github.com/pgsurreal/pgsurreal/internal/route"
+	"github.com/pgsurreal/pgsurreal/internal/surreal"
 	"github.com/pgsurreal/pgsurreal/internal/surreal/sink"
 )
 
