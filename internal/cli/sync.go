@@ -202,6 +202,9 @@ func (a *app) runReplication(ctx context.Context, forward, reverse, resync bool,
 		o.Resync = resync && !reverse
 		o.Metrics = em.sync
 		o.Applied = servers.applied
+		if em.lease != nil {
+			o.Epoch = em.lease.Epoch()
+		}
 		if em.publish != nil {
 			o.Publisher = em.publish
 		}
@@ -214,6 +217,9 @@ func (a *app) runReplication(ctx context.Context, forward, reverse, resync bool,
 		o.Resync = resync && !forward
 		o.Metrics = em.reverse
 		o.Changed = servers.changed
+		if em.lease != nil {
+			o.Lease, o.Epoch = a.cfg.Sync.Slot, em.lease.Epoch()
+		}
 		a.log.Info("reverse starting", "postgres", a.cfg.Postgres.Redacted(), "surreal", a.cfg.Surreal.URL, "tables", len(a.cfg.Reverse.Tables))
 		running++
 		go func() { results <- namedResult{"reverse", pgreverse.Run(ctx, o)} }()

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -86,11 +87,35 @@ func (r Report) Find(name string) (Check, bool) {
 // PostgreSQL checks first.
 func Run(ctx context.Context, cfg config.Config) Report {
 	var pg, sur []Check
+	others := make([][]Check, len(cfg.Surreal.Servers))
 	var wg sync.WaitGroup
 	wg.Go(func() { pg = Postgres(ctx, cfg.Postgres) })
 	wg.Go(func() { sur = Surreal(ctx, cfg.Surreal) })
+	for i, sv := range cfg.Surreal.Servers {
+		wg.Go(func() {
+			c, _ := cfg.Surreal.Server(sv.Name)
+			others[i] = onServer(i, sv.Name, Surreal(ctx, c))
+		})
+	}
 	wg.Wait()
-	return newReport(append(pg, sur...))
+	checks := append(pg, sur...)
+	for _, o := range others {
+		checks = append(checks, o...)
+	}
+	return newReport(checks)
+}
+
+// onServer renames the SurrealDB checks of surreal.servers[i] (called
+// name) after it, and points their fixes at its keys.
+func onServer(i int, name string, checks []Check) []Check {
+	key := fmt.Sprintf("surreal.servers[%d].", i)
+	fix := strings.NewReplacer("surreal.url", key+"url", "surreal.namespace", key+"namespace", "surreal.database", key+"database",
+		"surreal.username", key+"username", "surreal.password", key+"password", "surreal.ca_file", key+"ca_file")
+	for j := range checks {
+		checks[j].Name += " (server " + name + ")"
+		checks[j].Fix = fix.Replace(checks[j].Fix)
+	}
+	return checks
 }
 
 func newReport(checks []Check) Report {

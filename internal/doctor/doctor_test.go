@@ -295,3 +295,31 @@ func randomHex(t *testing.T) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// TestOtherServers: every server of surreal.servers is checked too, its
+// checks named after it and its fixes pointing at its keys; its password
+// never shows.
+func TestOtherServers(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	cfg := config.Default()
+	cfg.Postgres = env.NewPostgresDB(t)
+	cfg.Surreal = env.NewSurreal(t)
+	secret := randomHex(t)
+	cfg.Surreal.Servers = []config.SurrealServer{
+		{Name: "same", URL: cfg.Surreal.URL},
+		{Name: "gone", URL: "ws://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/rpc", Password: config.Secret(secret)},
+	}
+	r := Run(context.Background(), cfg)
+	if r.Failed() != 1 {
+		t.Fatalf("%d failed, want 1 (the unreachable server): %+v", r.Failed(), r.Checks)
+	}
+	if c, ok := r.Find(CheckSurrealConnection + " (server same)"); !ok || c.Status != StatusOK {
+		t.Errorf("server same: %+v", c)
+	}
+	c, ok := r.Find(CheckSurrealConnection + " (server gone)")
+	if !ok || c.Status != StatusFail || !strings.Contains(c.Detail, "connection refused") || !strings.Contains(c.Fix, "surreal.servers[1].url") {
+		t.Errorf("server gone: %+v, want a failure whose fix names surreal.servers[1].url", c)
+	}
+	assertNoSecret(t, r, secret)
+}

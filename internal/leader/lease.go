@@ -100,6 +100,11 @@ type Status struct {
 	// Detail says what the role means now, or what keeps a standby from
 	// reaching PostgreSQL.
 	Detail string `json:"detail"`
+	// Epoch is the fencing token of this process's latest term as
+	// leader (0: it never led): every takeover raises it, and the
+	// replication writes carry it, so SurrealDB refuses the writes of a
+	// holder that was deposed while frozen.
+	Epoch int64 `json:"epoch,omitempty"`
 }
 
 // Lease is one process's candidacy for leadership. Run it once; Status
@@ -220,6 +225,12 @@ func (l *Lease) Run(ctx context.Context, lead func(ctx context.Context) error) e
 		if !l.fence(ctx) {
 			continue
 		}
+		if err := l.nextEpoch(ctx); err != nil {
+			l.m.checkFailures.Inc()
+			l.log.Warn("could not raise the leader epoch (fencing token); standing by", "err", err, "pid", os.Getpid())
+			l.closeConn()
+			continue
+		}
 		if ended, err := l.lead(ctx, lead); ended || err != nil {
 			if errors.Is(err, ErrStopTimeout) {
 				l.conn = nil // keep the session (and the lock) until the process ends
@@ -264,6 +275,28 @@ func (l *Lease) acquire(ctx context.Context) bool {
 	return false
 }
 
+// nextEpoch raises the lease's epoch in PostgreSQL (table
+// pgsurreal_leader_epoch, created on first use) and records it: the
+// fencing token of the term about to start.
+func (l *Lease) nextEpoch(ctx context.Context) error {
+	qctx, cancel := context.WithTimeout(ctx, 4*l.o.CheckEvery)
+	defer cancel()
+	if _, err := l.conn.Exec(qctx, createEpochSQL); err != nil {
+		return fmt.Errorf("creating %s: %w", epochTable, err)
+	}
+	var epoch int64
+	if err := l.conn.QueryRow(qctx, nextEpochSQL, l.o.Name).Scan(&epoch); err != nil {
+		return fmt.Errorf("raising the epoch in %s: %w", epochTable, err)
+	}
+	l.mu.Lock()
+	l.status.Epoch = epoch
+	l.mu.Unlock()
+	return nil
+}
+
+// Epoch is the fencing token of the current (or last) term as leader.
+func (l *Lease) Epoch() int64 { return l.Status().Epoch }
+
 // fence waits Margin after the lock was taken, still checking the
 // session, so that a holder that lost it has stopped before this one
 // starts. It reports whether this process may lead.
@@ -292,7 +325,7 @@ func (l *Lease) fence(ctx context.Context) bool {
 func (l *Lease) lead(ctx context.Context, lead func(ctx context.Context) error) (ended bool, err error) {
 	start := time.Now()
 	l.setRole(Leader, "holds the leader lease: runs replication and the transaction resolver")
-	l.log.Info(LogBecameLeader, "id", l.o.ID, "pid", os.Getpid())
+	l.log.Info(LogBecameLeader, "id", l.o.ID, "pid", os.Getpid(), "epoch", l.Epoch())
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)

@@ -215,10 +215,15 @@ func TestSessionEndStopsWorkFirst(t *testing.T) {
 	}
 	for round := range 3 {
 		id := holder.lease.Status().ID
+		epoch := holder.lease.Epoch()
 		terminate(t, pool, id)
 		killed := time.Now()
 		next := waitLeader(t, 2*checkEvery+margin+3*time.Second, standby)
 		t.Logf("round %d: %s took over from %s in %s", round, next.lease.Status().ID, id, time.Since(killed).Round(time.Millisecond))
+		// Each term has a higher fencing token than the one before.
+		if got := next.lease.Epoch(); got <= epoch {
+			t.Errorf("the new holder's epoch %d is not above the deposed one's %d", got, epoch)
+		}
 		if st := holder.lease.Status(); st.Role != leader.Standby || st.Transitions%2 != 0 || st.Holder != next.lease.Status().ID {
 			t.Errorf("the deposed holder's status %+v", st)
 		}
@@ -228,6 +233,22 @@ func TestSessionEndStopsWorkFirst(t *testing.T) {
 			t.Errorf("last event %q, want %q", ev, "start "+next.lease.Status().ID)
 		}
 		holder, standby = next, holder
+	}
+	// A PostgreSQL write of the deposed holder is fenced; the holder's
+	// passes.
+	ctx := context.Background()
+	for _, c := range []struct {
+		epoch int64
+		want  error
+	}{{standby.lease.Epoch(), leader.ErrFenced}, {holder.lease.Epoch(), nil}} {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := leader.CheckEpoch(ctx, tx, "slot_b", c.epoch); !errors.Is(err, c.want) {
+			t.Errorf("CheckEpoch(%d) = %v, want %v", c.epoch, err, c.want)
+		}
+		_ = tx.Rollback(ctx)
 	}
 	if got := metric(t, standby.reg, "pgsurreal_leader_check_failures_total"); got < 1 {
 		t.Errorf("check failures of a deposed holder: %v", got)

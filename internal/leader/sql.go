@@ -26,6 +26,15 @@ const (
     AND classid::bigint = $1 AND objid::bigint = $2)`
 )
 
+// epochTable counts the terms of each lease: its epoch, the fencing token
+// replication writes carry. Only the lock holder writes it.
+const (
+	epochTable     = "pgsurreal_leader_epoch"
+	createEpochSQL = `CREATE TABLE IF NOT EXISTS ` + epochTable + ` (name text PRIMARY KEY, epoch bigint NOT NULL)`
+	nextEpochSQL   = `INSERT INTO ` + epochTable + ` AS e (name, epoch) VALUES ($1, 1)
+  ON CONFLICT (name) DO UPDATE SET epoch = e.epoch + 1 RETURNING epoch`
+)
+
 // keyText is the text whose hashtext is the lock's key.
 func keyText(name string) string { return "pgsurreal leader " + name }
 
@@ -58,3 +67,7 @@ func holderID(app string) string {
 	}
 	return app
 }
+
+// checkEpochSQL reads a lease's epoch, locking its row FOR SHARE: a
+// takeover's raise waits until the writing transaction has ended.
+const checkEpochSQL = `SELECT epoch FROM ` + epochTable + ` WHERE name = $1 FOR SHARE`

@@ -29,6 +29,12 @@ type Options struct {
 	Reverse  config.Reverse
 	Log      *slog.Logger
 	Metrics  *Metrics
+	// Lease and Epoch are the HA leader lease (the sync slot) and this
+	// process's term's epoch (fencing token); with Epoch set, each
+	// applied batch checks it (leader.CheckEpoch) and a deposed leader's
+	// batch fails. 0: no HA, no check.
+	Lease string
+	Epoch int64
 	// Resync copies every table again and streams from then on: the
 	// remedy after the changefeeds' retention was exceeded.
 	Resync bool

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgsurreal/pgsurreal/internal/leader"
 	"github.com/pgsurreal/pgsurreal/internal/surreal/sink"
 	"github.com/pgsurreal/pgsurreal/internal/surreal/source"
 )
@@ -93,6 +94,9 @@ func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Ti
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := leader.CheckEpoch(ctx, tx, p.o.Lease, p.o.Epoch); err != nil {
+		return err
+	}
 	// Statements are pipelined in batches; a batch is sent before any
 	// statement that must read (two-way arbitration) and at the end.
 	b := &pgx.Batch{}

@@ -34,6 +34,11 @@ type Options struct {
 	Surreal  config.Surreal
 	Sync     config.Sync
 	Log      *slog.Logger
+	// Epoch is the leader epoch (fencing token) of this process's term
+	// under the HA lease, 0 without HA: every SurrealDB transaction
+	// carries it, and one from a deposed leader fails (sink.ErrFenced),
+	// stopping the pipeline.
+	Epoch int64
 	// Resync drops the slot and the stored position and starts over with
 	// a new snapshot (the explicit remedy for a lost slot or target).
 	Resync bool
@@ -276,7 +281,7 @@ func (p *Pipeline) identify(ctx context.Context) error {
 // position is the stored position at phase and lsn, after the source
 // transaction committed at commit (zero when unknown).
 func (p *Pipeline) position(phase string, lsn cdc.LSN, commit time.Time) sink.Position {
-	pos := sink.Position{Phase: phase, LSN: int64(lsn), System: p.system}
+	pos := sink.Position{Phase: phase, LSN: int64(lsn), System: p.system, Epoch: p.o.Epoch}
 	if !commit.IsZero() {
 		pos.CommitTime = commit.UnixMicro()
 	}

@@ -38,7 +38,17 @@ type Position struct {
 	// applied, in Unix microseconds (0: unknown). The reverse direction
 	// reads it from the changefeed to order conflicting writes.
 	CommitTime int64 `json:"commit_time,omitempty"`
+	// Epoch is the leader epoch (fencing token) of the process that
+	// wrote it, 0 without HA. A write carrying a lower epoch than the
+	// stored one is refused (ErrFenced): a newer leader took over.
+	Epoch int64 `json:"epoch,omitempty"`
 }
+
+// ErrFenced is the refusal of a write from a deposed leader.
+var ErrFenced = errors.New("fenced")
+
+// fencedMsg starts the error SurrealDB throws for a deposed leader's write.
+const fencedMsg = "pgsurreal fenced: "
 
 // Sink writes to one SurrealDB server over its own connection.
 //
@@ -593,8 +603,18 @@ func (b *builder) flushRun(k runKey, r *insertRun, def config.Surreal) {
 }
 
 func (b *builder) position(slot string, pos Position) {
+	content := map[string]any{"phase": pos.Phase, "lsn": pos.LSN, "system": pos.System, "commit_time": pos.CommitTime}
+	if pos.Epoch > 0 {
+		// The fencing check: a newer leader stored a higher epoch, so
+		// this transaction (all its writes) fails.
+		rec, epoch := "type::record("+b.param(PositionTable)+", "+b.param(slot)+")", b.param(pos.Epoch)
+		b.stmt("the leader epoch", "IF (%s.epoch ?? 0) > %s { THROW %s + <string> %s.epoch + %s }", rec, epoch,
+			b.param(fmt.Sprintf("%sanother pgsurreal process took over replication of slot %s (its leader epoch ", fencedMsg, slot)), rec,
+			b.param(fmt.Sprintf(" is above this process's %d): this process stops writing", pos.Epoch)))
+		content["epoch"] = pos.Epoch
+	}
 	b.stmt("the replication position", "UPSERT type::record(%s, %s) CONTENT %s RETURN NONE",
-		b.param(PositionTable), b.param(slot), b.param(map[string]any{"phase": pos.Phase, "lsn": pos.LSN, "system": pos.System, "commit_time": pos.CommitTime}))
+		b.param(PositionTable), b.param(slot), b.param(content))
 }
 
 func or(a, b string) string {
@@ -662,6 +682,9 @@ func classify(res *[]surrealdb.QueryResult[any], err error, sources []string, bu
 				}
 				if isConflict(r.Error.Message) {
 					return &retryable{err}
+				}
+				if strings.Contains(r.Error.Message, fencedMsg) {
+					return fmt.Errorf("%w: %s", ErrFenced, strings.TrimPrefix(r.Error.Message[strings.Index(r.Error.Message, fencedMsg):], fencedMsg))
 				}
 				src := ""
 				if i < len(sources) {
