@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
@@ -127,7 +128,7 @@ func (sv *servers) split(ws []mapping.Write) (map[string][]mapping.Write, error)
 	for i := range ws {
 		names, err := sv.place.Write(ws[i])
 		if err != nil {
-			return nil, &ApplyError{Source: ws[i].Source, Msg: err.Error()}
+			return nil, &ApplyError{Source: ws[i].Source, Msg: strings.TrimPrefix(err.Error(), ws[i].Source+": "), unplaced: true}
 		}
 		for _, name := range names {
 			out[name] = append(out[name], ws[i])

@@ -629,9 +629,15 @@ type ApplyError struct {
 	Source string // the PostgreSQL row, e.g. "public.orders key (7)"
 	Msg    string
 	bulk   bool // from a query with multi-row INSERTs
+	// unplaced: no SurrealDB server takes the row (route), SurrealDB
+	// was not asked.
+	unplaced bool
 }
 
 func (e *ApplyError) Error() string {
+	if e.unplaced {
+		return fmt.Sprintf("no SurrealDB server takes the change to %s: %s", e.Source, e.Msg)
+	}
 	if e.Source == "" {
 		return "SurrealDB refused the write: " + e.Msg
 	}
