@@ -30,6 +30,16 @@
 // is confirmed; one that changed is re-checked, up to five times, and
 // then reported as unsettled, never as a difference.
 //
+// A forward table placed on other SurrealDB servers (route.Placement:
+// sync.tables[].server, .partition) is read where it lives: a routed
+// table from its server, a partitioned one from every server of its rule
+// at once, the record streams merged in record id order, so PostgreSQL is
+// compared with the union in one read of each side. A record found on a
+// server its rule does not name is set aside as a candidate; the re-check
+// reads every server of the table by key and reports it as extra on that
+// server, and repair deletes it there. Waiting for the sync waits until
+// every server's stored position passes the heartbeat.
+//
 // Repair rewrites the replica from the source as it is at repair time
 // with replication's own writes (the sink's tagged transactions, the
 // reverse direction's upserts and deletes), and verifies the keys again.

@@ -15,6 +15,7 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/cdc"
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
+	"github.com/pgsurreal/pgsurreal/internal/route"
 )
 
 // forward verifies a PostgreSQL table replicated into SurrealDB: each
@@ -24,6 +25,9 @@ type forward struct {
 	table  *cdc.Table
 	shape  *mapping.Shape
 	shapes map[string]*mapping.Shape
+	// rule places the table's records on other SurrealDB servers; nil
+	// for a table on the default server (servers.go).
+	rule *route.Rule
 }
 
 // replica is one SurrealDB table a forward table is replicated into: the
@@ -114,22 +118,35 @@ func (f *forward) verify(ctx context.Context) (TableReport, error) {
 	for _, r := range reps {
 		rep.Replica = strings.TrimPrefix(rep.Replica+", "+r.name, ", ")
 	}
+	if f.rule != nil {
+		rep.Servers = f.rule.Servers
+	}
 	if f.v.o.SamplePercent < 100 {
 		return f.sample(ctx, rep)
 	}
 	f.v.prog.Estimate(name, f.table.EstimatedRows)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	feeds := make([]chan chunk, len(reps))
 	results := make([]result, len(reps))
 	for i := range reps {
 		feeds[i] = make(chan chunk, 2)
-		p, err := newPager(gctx, f.v.cfg.Surreal, f.shape.Namespace, f.shape.Database, reps[i].name)
+		p, err := f.reader(gctx, reps[i].name)
 		if err != nil {
+			for _, c := range feeds[:i] {
+				close(c)
+			}
+			cancel()
+			_ = g.Wait()
 			return rep, err
 		}
 		g.Go(func() error {
 			defer p.drain()
 			res, err := compareReplica(feeds[i], p, reps[i])
+			if s, ok := p.(*spread); ok {
+				res.cands = append(res.cands, s.misplaced...)
+			}
 			results[i] = res
 			return err
 		})
@@ -293,7 +310,7 @@ var seed = maphash.MakeSeed()
 // records up to the chunk's last id, compares the two chunks'
 // checksums, and compares row by row only when they differ. Records
 // after the last chunk are extra.
-func compareReplica(feed <-chan chunk, p *pager, r replica) (result, error) {
+func compareReplica(feed <-chan chunk, p recordReader, r replica) (result, error) {
 	var res result
 	var want, got []entry
 	var buf []byte
@@ -345,7 +362,7 @@ func compareReplica(feed <-chan chunk, p *pager, r replica) (result, error) {
 		res.differing++
 		res.cands = append(res.cands, pairUp(nil, got)...)
 	}
-	res.records = p.records
+	res.records = p.count()
 	return res, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -84,29 +85,48 @@ func (c *fwdChecker) confirm(ctx context.Context, cands []candidate) ([]Differen
 	return diffs, unsettled, nil
 }
 
-// differences compares a source row (nil: absent) with its records.
-func (c *fwdChecker) differences(cand candidate, src *srcState, recs map[string]map[string]map[string]any) []Difference {
+// differences compares a source row (nil: absent) with its records on
+// each server of the table: the record on the server its rule names must
+// be the row's; a record on any other server is extra there.
+func (c *fwdChecker) differences(cand candidate, src *srcState, recs serverRecords) []Difference {
 	var out []Difference
 	k := mapping.Canon(cand.id)
+	home := c.f.home(cand.id)
 	for _, r := range c.f.replicas() {
 		var want map[string]any
 		if src != nil {
 			want = r.expect(&src.rec)
 		}
-		got := recs[r.name][k]
-		d := Difference{Table: r.name, Key: r.name + ":" + renderID(cand.id), cand: cand}
-		switch {
-		case want != nil && got == nil:
-			d.Kind = Missing
-		case want == nil && got != nil:
-			d.Kind = Extra
-		case want != nil && mapping.Canon(want) != mapping.Canon(got):
-			d.Kind, d.Fields = Different, fieldDiff(want, got)
-			d.Source, d.Replica = shown(want), shown(got)
-		default:
-			continue
+		key := r.name + ":" + renderID(cand.id)
+		for _, server := range c.f.servers() {
+			got := recs[r.name][server][k]
+			d := Difference{Table: r.name, Key: key, cand: cand}
+			if c.f.rule != nil {
+				d.Server = server
+			}
+			switch {
+			case server != home:
+				if got == nil {
+					continue
+				}
+				d.Kind, d.misplaced = Extra, true
+			case want != nil && got == nil:
+				d.Kind = Missing
+			case want == nil && got != nil:
+				d.Kind = Extra
+			case want != nil && mapping.Canon(want) != mapping.Canon(got):
+				d.Kind, d.Fields = Different, fieldDiff(want, got)
+				d.Source, d.Replica = shown(want), shown(got)
+			default:
+				continue
+			}
+			out = append(out, d)
 		}
-		out = append(out, d)
+		if home == "" && want != nil {
+			// The partition rule places the row on no server: the sync
+			// stops on it; its error names the fix.
+			out = append(out, Difference{Table: r.name, Key: key, Kind: Missing, cand: cand})
+		}
 	}
 	return out
 }
@@ -230,50 +250,82 @@ func (c *fwdChecker) readRows(ctx context.Context, conn *pgx.Conn, sql string, a
 	return rows.Err()
 }
 
-// records reads each replica's records of cands, by replica and key.
-func (c *fwdChecker) records(ctx context.Context, cands []candidate) (map[string]map[string]map[string]any, error) {
-	out := map[string]map[string]map[string]any{}
+// serverRecords are records read by key: by replica table, server and
+// mapping.Canon of the id part.
+type serverRecords map[string]map[string]map[string]map[string]any
+
+// records reads each replica's records of cands on every server of the
+// table.
+func (c *fwdChecker) records(ctx context.Context, cands []candidate) (serverRecords, error) {
+	out := serverRecords{}
 	for _, r := range c.f.replicas() {
-		got := map[string]map[string]any{}
-		for start := 0; start < len(cands); start += lookupBatch {
-			part := cands[start:min(start+lookupBatch, len(cands))]
-			ids := make([]models.RecordID, len(part))
-			for i, cand := range part {
-				ids[i] = models.NewRecordID(r.name, cand.id)
-			}
-			var res *[]surrealdb.QueryResult[[]map[string]any]
-			err := c.f.v.surrealDo(ctx, c.f.shape.Namespace, c.f.shape.Database, func(ctx context.Context, db *surrealdb.DB) (err error) {
-				res, err = surrealdb.Query[[]map[string]any](ctx, db, "SELECT * FROM $ids", map[string]any{"ids": ids})
-				return err
-			})
+		out[r.name] = map[string]map[string]map[string]any{}
+		for _, server := range c.f.servers() {
+			got, err := c.recordsOn(ctx, server, r.name, cands)
 			if err != nil {
+				if c.f.rule != nil {
+					err = fmt.Errorf("on server %s: %w", server, err)
+				}
 				return nil, fmt.Errorf("re-reading SurrealDB table %s by id: %w", r.name, err)
 			}
-			for _, rec := range (*res)[0].Result {
-				id := recordKey(rec)
-				doc := maps.Clone(rec)
-				doc["id"] = id
-				got[mapping.Canon(id)] = doc
-			}
+			out[r.name][server] = got
 		}
-		out[r.name] = got
 	}
 	return out, nil
+}
+
+// recordsOn reads the records of cands in table on one server.
+func (c *fwdChecker) recordsOn(ctx context.Context, server, table string, cands []candidate) (map[string]map[string]any, error) {
+	got := map[string]map[string]any{}
+	for start := 0; start < len(cands); start += lookupBatch {
+		part := cands[start:min(start+lookupBatch, len(cands))]
+		ids := make([]models.RecordID, len(part))
+		for i, cand := range part {
+			ids[i] = models.NewRecordID(table, cand.id)
+		}
+		var res *[]surrealdb.QueryResult[[]map[string]any]
+		err := c.f.v.surrealOn(ctx, server, c.f.shape.Namespace, c.f.shape.Database, func(ctx context.Context, db *surrealdb.DB) (err error) {
+			res, err = surrealdb.Query[[]map[string]any](ctx, db, "SELECT * FROM $ids", map[string]any{"ids": ids})
+			return err
+		})
+		if err != nil && strings.Contains(err.Error(), "does not exist") {
+			return got, nil // no table here: no records
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range (*res)[0].Result {
+			id := recordKey(rec)
+			doc := maps.Clone(rec)
+			doc["id"] = id
+			got[mapping.Canon(id)] = doc
+		}
+	}
+	return got, nil
 }
 
 // repair rewrites the records of the confirmed differences from the
 // source rows as they are now, through the sync's own mapping and
 // writes, in transactions tagged as pgsurreal's (the reverse direction
-// does not copy them back). It returns the keys it rewrote.
+// does not copy them back). The sink routes each write to the server the
+// table's rule names; a record found on another server is deleted there.
+// It returns the keys it rewrote.
 func (c *fwdChecker) repair(ctx context.Context, diffs []Difference, _ map[string]candidate) ([]candidate, error) {
 	seen := map[string]bool{}
 	var keys []candidate
+	misplaced := map[string][]mapping.Write{}
 	for _, d := range diffs {
 		k := mapping.Canon(d.cand.id)
 		if !seen[k] {
 			seen[k] = true
 			keys = append(keys, d.cand)
 		}
+		if d.misplaced {
+			misplaced[d.Server] = append(misplaced[d.Server], c.deleteOn(d.Table, d.cand.id))
+		}
+	}
+	if err := c.removeMisplaced(ctx, misplaced); err != nil {
+		return nil, fmt.Errorf("repairing %s: %w", c.f.table.QualifiedName(), err)
 	}
 	rows, err := c.rows(ctx, keys)
 	if err != nil {
@@ -284,6 +336,11 @@ func (c *fwdChecker) repair(ctx context.Context, diffs []Difference, _ map[strin
 		return nil, err
 	}
 	defer s.Close(context.WithoutCancel(ctx))
+	if c.f.rule != nil {
+		if err := s.Place(ctx, c.f.v.place); err != nil {
+			return nil, err
+		}
+	}
 	rel := &cdc.Relation{Schema: c.f.table.Schema, Name: c.f.table.Name}
 	for _, col := range c.f.table.Columns {
 		rel.Columns = append(rel.Columns, cdc.Column{Name: col.Name, TypeOID: col.TypeOID, TypeMod: col.TypeMod})
@@ -299,9 +356,13 @@ func (c *fwdChecker) repair(ctx context.Context, diffs []Difference, _ map[strin
 	}
 	for _, cand := range keys {
 		src := rows[mapping.Canon(cand.id)]
-		if src == nil {
+		switch {
+		case src == nil && c.f.home(cand.id) == "":
+			// No server holds such a record rightly: removing it where it
+			// was found was all there is to do.
+		case src == nil:
 			ws = append(ws, c.deletes(cand.id)...)
-		} else {
+		default:
 			got, err := c.m.Writes(cdc.Change{Op: cdc.OpInsert, Rel: rel, New: src.row.Vals})
 			if err != nil {
 				return nil, err
@@ -322,6 +383,40 @@ func (c *fwdChecker) repair(ctx context.Context, diffs []Difference, _ map[strin
 	}
 	c.f.v.log.Info("repaired records from PostgreSQL", "table", c.f.table.QualifiedName(), "keys", len(keys))
 	return keys, nil
+}
+
+// removeMisplaced deletes records found on a server their rule does not
+// name, on that server: through a sink of that server alone, since the
+// placed sink would send the delete to the record's own server.
+func (c *fwdChecker) removeMisplaced(ctx context.Context, byServer map[string][]mapping.Write) error {
+	for _, server := range slices.Sorted(maps.Keys(byServer)) {
+		cfg, err := c.f.v.serverConfig(server)
+		if err != nil {
+			return err
+		}
+		s, err := sink.Open(ctx, cfg, c.f.v.cfg.Sync.Slot, c.f.v.log.With("server", server))
+		if err != nil {
+			return fmt.Errorf("SurrealDB server %s: %w", server, err)
+		}
+		ws := byServer[server]
+		for start := 0; start < len(ws) && err == nil; start += 500 {
+			err = s.Repair(ctx, ws[start:min(start+500, len(ws))], "verify repair")
+		}
+		_ = s.Close(context.WithoutCancel(ctx))
+		if err != nil {
+			return fmt.Errorf("deleting misplaced records on SurrealDB server %s: %w", server, err)
+		}
+		c.f.v.log.Info("deleted records found on the wrong SurrealDB server", "table", c.f.table.QualifiedName(), "server", server, "records", len(ws))
+	}
+	return nil
+}
+
+// deleteOn removes the record of id from table (the main table or an
+// edge table).
+func (c *fwdChecker) deleteOn(table string, id any) mapping.Write {
+	s := c.f.shape
+	return mapping.Write{Kind: mapping.Delete, Namespace: s.Namespace, Database: s.Database, Table: table, ID: id,
+		Source: s.Source + " key " + renderID(id) + " (record on the wrong server)"}
 }
 
 // deletes removes the record of id and its edge records.

@@ -121,6 +121,8 @@ func (p *pager) pop() {
 	p.records++
 }
 
+func (p *pager) count() int64 { return p.records }
+
 // drain stops reading: the reader goroutine ends with its context.
 func (p *pager) drain() {
 	for range p.pages {

@@ -27,6 +27,11 @@ type Difference struct {
 	// key columns for PostgreSQL.
 	Key  string `json:"key"`
 	Kind string `json:"kind"`
+	// Server is the SurrealDB server of the record, for a table placed
+	// on servers other than the default one (sync.tables[].server,
+	// .partition): the server holding the extra record, the server
+	// missing the record or holding it different.
+	Server string `json:"server,omitempty"`
 	// Fields are the fields (SurrealDB) or columns (PostgreSQL) whose
 	// values differ, for Kind Different.
 	Fields []string `json:"fields,omitempty"`
@@ -35,6 +40,8 @@ type Difference struct {
 	Replica string `json:"replica,omitempty"`
 
 	cand candidate // the source key, for repair
+	// misplaced: an extra record on a server its rule does not name.
+	misplaced bool
 }
 
 // TableReport is what verify found for one replicated table.
@@ -48,6 +55,9 @@ type TableReport struct {
 	Direction string `json:"direction"`
 	// Replica is the replica table(s): "order", "order, placed_by".
 	Replica string `json:"replica"`
+	// Servers are the SurrealDB servers holding the replica, for a table
+	// placed on servers other than the default one.
+	Servers []string `json:"servers,omitempty"`
 	// SourceRows and ReplicaRows count what was read on each side (the
 	// main table; edge records are counted in ReplicaRows too).
 	SourceRows  int64 `json:"source_rows"`
@@ -114,14 +124,21 @@ func (r *Report) WriteText(w io.Writer) {
 		if t.SampledPercent > 0 {
 			sample = fmt.Sprintf(", %d%% sample", t.SampledPercent)
 		}
+		replica := t.Replica
+		if len(t.Servers) > 0 {
+			replica += " on " + strings.Join(t.Servers, ", ")
+		}
 		fmt.Fprintf(w, "%-8s %s -> %s: %d source rows, %d replica records/rows, %d chunks (%d differing)%s, %.1fs: %s\n",
-			t.Direction, t.Table, t.Replica, t.SourceRows, t.ReplicaRows, t.Chunks, t.ChunksDiffering, sample, t.Seconds, state)
+			t.Direction, t.Table, replica, t.SourceRows, t.ReplicaRows, t.Chunks, t.ChunksDiffering, sample, t.Seconds, state)
 		for i, d := range t.Differences {
 			if i == shownDiffs {
 				fmt.Fprintf(w, "    ... and %d more (--json lists all)\n", len(t.Differences)-shownDiffs)
 				break
 			}
 			line := fmt.Sprintf("    %-9s %s %s", d.Kind, d.Table, d.Key)
+			if d.Server != "" {
+				line += " on " + d.Server
+			}
 			if len(d.Fields) > 0 {
 				line += " fields " + strings.Join(d.Fields, ", ")
 			}

@@ -67,9 +67,11 @@ func (f *forward) sample(ctx context.Context, rep TableReport) (TableReport, err
 		rep.Chunks++
 		differing := false
 		for _, p := range part {
-			for _, r := range recs {
-				if r[mapping.Canon(p.id)] != nil {
-					rep.ReplicaRows++
+			for _, byServer := range recs {
+				for _, r := range byServer {
+					if r[mapping.Canon(p.id)] != nil {
+						rep.ReplicaRows++
+					}
 				}
 			}
 			if len(c.differences(p, src[mapping.Canon(p.id)], recs)) > 0 {
@@ -89,14 +91,35 @@ func (f *forward) sample(ctx context.Context, rep TableReport) (TableReport, err
 }
 
 // counts compares the table's row count with its main replica's record
-// count and notes a difference a sample cannot locate.
+// count (on every server of the table) and notes a difference a sample
+// cannot locate.
 func (f *forward) counts(ctx context.Context, conn *pgx.Conn) error {
 	var rows int64
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+postgres.QualifiedIdent(f.table.Schema, f.table.Name)).Scan(&rows); err != nil {
 		return err
 	}
 	var records int64
-	err := f.v.surrealDo(ctx, f.shape.Namespace, f.shape.Database, func(ctx context.Context, db *surrealdb.DB) error {
+	for _, server := range f.servers() {
+		n, err := f.countOn(ctx, server)
+		if err != nil {
+			if f.rule != nil {
+				err = fmt.Errorf("on server %s: %w", server, err)
+			}
+			return fmt.Errorf("counting SurrealDB table %s: %w", f.shape.Target, err)
+		}
+		records += n
+	}
+	if rows != records {
+		f.v.note("%s has %d rows and SurrealDB table %s %d records: a sample cannot say which differ; run `pgsurreal verify --table %s` for the keys",
+			f.table.QualifiedName(), rows, f.shape.Target, records, f.table.QualifiedName())
+	}
+	return nil
+}
+
+// countOn counts the main replica's records on one server.
+func (f *forward) countOn(ctx context.Context, server string) (int64, error) {
+	var records int64
+	err := f.v.surrealOn(ctx, server, f.shape.Namespace, f.shape.Database, func(ctx context.Context, db *surrealdb.DB) error {
 		res, err := surrealdb.Query[[]map[string]any](ctx, db, "SELECT count() AS n FROM type::table($tb) GROUP ALL", map[string]any{"tb": f.shape.Target})
 		if err != nil {
 			if strings.Contains(err.Error(), "does not exist") {
@@ -109,12 +132,5 @@ func (f *forward) counts(ctx context.Context, conn *pgx.Conn) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("counting SurrealDB table %s: %w", f.shape.Target, err)
-	}
-	if rows != records {
-		f.v.note("%s has %d rows and SurrealDB table %s %d records: a sample cannot say which differ; run `pgsurreal verify --table %s` for the keys",
-			f.table.QualifiedName(), rows, f.shape.Target, records, f.table.QualifiedName())
-	}
-	return nil
+	return records, err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
 	"github.com/pgsurreal/pgsurreal/internal/progress"
+	"github.com/pgsurreal/pgsurreal/internal/route"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
 )
 
@@ -83,13 +84,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 // verifier holds what the tables' comparisons share.
 type verifier struct {
-	o     Options
-	cfg   config.Config
-	log   *slog.Logger
-	pool  *pgxpool.Pool
-	sur   *surreal.Pool
-	prog  *progress.Tracker
-	notes []string
+	o    Options
+	cfg  config.Config
+	log  *slog.Logger
+	pool *pgxpool.Pool
+	sur  *surreal.Pool
+	// place says which SurrealDB servers hold each forward table (the
+	// default server alone without surreal.servers); others are the
+	// connections to the other servers.
+	place  *route.Placement
+	others serverClients
+	prog   *progress.Tracker
+	notes  []string
 	// behind is set once waiting for a replication direction timed out:
 	// later re-checks do not wait again.
 	behind map[string]bool
@@ -109,6 +115,7 @@ func open(ctx context.Context, o Options) (*verifier, error) {
 }
 
 func (v *verifier) close() {
+	v.others.close()
 	_ = v.sur.Close(context.Background())
 	v.pool.Close()
 }
@@ -141,6 +148,9 @@ func (v *verifier) plan(ctx context.Context) ([]job, error) {
 	if err != nil {
 		return nil, err
 	}
+	if v.place, err = route.New(v.cfg.Surreal, v.cfg.Sync, shapes); err != nil {
+		return nil, err
+	}
 	reverseTargets := map[string]bool{}
 	for _, rt := range v.cfg.Reverse.Tables {
 		reverseTargets[rt.TargetName()] = true
@@ -153,7 +163,8 @@ func (v *verifier) plan(ctx context.Context) ([]job, error) {
 		if reverseTargets[t.QualifiedName()] || !pick(t.QualifiedName()) {
 			continue
 		}
-		f := &forward{v: v, table: t, shape: shapes[t.QualifiedName()], shapes: shapes}
+		s := shapes[t.QualifiedName()]
+		f := &forward{v: v, table: t, shape: s, shapes: shapes, rule: v.place.Rule(s.Namespace, s.Database, s.Target)}
 		jobs = append(jobs, job{name: t.QualifiedName(), rows: t.EstimatedRows, run: f.verify})
 	}
 	for _, rt := range v.cfg.Reverse.Tables {

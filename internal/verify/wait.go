@@ -2,12 +2,14 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	surrealdb "github.com/surrealdb/surrealdb.go"
 
+	"github.com/pgsurreal/pgsurreal/internal/cdc"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
 	"github.com/pgsurreal/pgsurreal/internal/postgres/logrepl"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
@@ -17,9 +19,10 @@ import (
 
 // waitSync lets the sync apply everything PostgreSQL committed so far:
 // it commits a heartbeat message (which the sync applies as a position
-// move) and waits until the stored position passes it. When the sync
-// does not get there within verify.wait_timeout, the run goes on without
-// waiting again, and the report says so.
+// move) and waits until the position stored on every SurrealDB server in
+// use passes it (each server stores the position with its share of the
+// writes). When the sync does not get there within verify.wait_timeout,
+// the run goes on without waiting again, and the report says so.
 func (v *verifier) waitSync(ctx context.Context) error {
 	if v.behind["sync"] {
 		return nil
@@ -28,21 +31,51 @@ func (v *verifier) waitSync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	read := func(ctx context.Context) (pos *sink.Position, err error) {
-		err = v.sur.Do(ctx, func(ctx context.Context, cl *surreal.Client) error {
-			pos, err = sink.ReadPosition(ctx, cl.DB, v.cfg.Sync.Slot)
-			return err
-		})
-		return pos, err
+	servers := v.place.Servers()
+	at := make(map[string]cdc.LSN, len(servers))
+	read := func(ctx context.Context) (*sink.Position, error) {
+		return v.oldestPosition(ctx, servers, at)
 	}
-	at, ok, err := sink.WaitApplied(ctx, read, target, v.cfg.Verify.WaitTimeout.Duration)
+	oldest, ok, err := sink.WaitApplied(ctx, read, target, v.cfg.Verify.WaitTimeout.Duration)
 	if err != nil || ok {
 		return err
 	}
 	v.behind["sync"] = true
+	where := oldest.String()
+	if len(servers) > 1 {
+		each := make([]string, len(servers))
+		for i, name := range servers {
+			each[i] = fmt.Sprintf("%s on server %s", at[name], name)
+		}
+		where = strings.Join(each, ", ")
+	}
 	v.note("the sync did not reach PostgreSQL's WAL position %s within verify.wait_timeout (%s; it is at %s): is `pgsurreal serve` or `pgsurreal sync` running? Differences of PostgreSQL tables may include changes not replicated yet",
-		target, v.cfg.Verify.WaitTimeout, at)
+		target, v.cfg.Verify.WaitTimeout, where)
 	return nil
+}
+
+// oldestPosition reads the sync's position on each server (into at) and
+// returns the oldest; a server holding none counts as position 0.
+func (v *verifier) oldestPosition(ctx context.Context, servers []string, at map[string]cdc.LSN) (*sink.Position, error) {
+	var oldest *sink.Position
+	for _, name := range servers {
+		var pos *sink.Position
+		err := v.surrealOn(ctx, name, "", "", func(ctx context.Context, db *surrealdb.DB) (err error) {
+			pos, err = sink.ReadPosition(ctx, db, v.cfg.Sync.Slot)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading the sync position on SurrealDB server %s: %w", name, err)
+		}
+		if pos == nil {
+			pos = &sink.Position{}
+		}
+		at[name] = cdc.LSN(pos.LSN)
+		if oldest == nil || pos.LSN < oldest.LSN {
+			oldest = pos
+		}
+	}
+	return oldest, nil
 }
 
 // waitReverse lets the reverse direction apply everything SurrealDB
@@ -102,21 +135,4 @@ func (v *verifier) poll(ctx context.Context, done func(context.Context) (bool, e
 		}
 		pause = min(pause*2, 50*time.Millisecond)
 	}
-}
-
-// surrealDo runs fn on a SurrealDB connection using namespace ns and
-// database db (the configured ones when empty).
-func (v *verifier) surrealDo(ctx context.Context, ns, db string, fn func(context.Context, *surrealdb.DB) error) error {
-	if ns == "" && db == "" {
-		return v.sur.Do(ctx, func(ctx context.Context, cl *surreal.Client) error { return fn(ctx, cl.DB) })
-	}
-	cl, err := surreal.Connect(ctx, v.cfg.Surreal, nil)
-	if err != nil {
-		return err
-	}
-	defer cl.Close(context.WithoutCancel(ctx))
-	if err := cl.DB.Use(ctx, or(ns, v.cfg.Surreal.Namespace), or(db, v.cfg.Surreal.Database)); err != nil {
-		return err
-	}
-	return fn(ctx, cl.DB)
 }
