@@ -163,21 +163,43 @@ func settle(ctx context.Context, o Options, gid string) (string, error) {
 // then never commit: its own CREATE of the record fails, or its commit
 // conflicts.
 func fence(ctx context.Context, o Options, gid string) (string, error) {
-	err := o.Surreal.Do(ctx, func(ctx context.Context, cl *surreal.Client) error {
-		res, err := surrealdb.Query[any](ctx, cl.DB, "CREATE type::record($t, $gid) SET decision = 'abort', at = time::now() RETURN NONE",
-			map[string]any{"t": DecisionTable, "gid": gid})
-		if err == nil && len(*res) > 0 && (*res)[0].Status != "OK" {
-			err = fmt.Errorf("%v", (*res)[0].Result)
+	pause := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := o.Surreal.Do(ctx, func(ctx context.Context, cl *surreal.Client) error {
+			res, err := surrealdb.Query[any](ctx, cl.DB, "CREATE type::record($t, $gid) SET decision = 'abort', at = time::now() RETURN NONE",
+				map[string]any{"t": DecisionTable, "gid": gid})
+			if err == nil && len(*res) > 0 && (*res)[0].Status != "OK" {
+				err = fmt.Errorf("%v", (*res)[0].Result)
+			}
+			return err
+		})
+		switch {
+		case err == nil:
+			return decisionAbort, nil
+		case strings.Contains(err.Error(), "already exists"):
+			return decisionOf(ctx, o, gid)
+		case !isWriteConflict(err) || attempt == fenceAttempts:
+			return "", fmt.Errorf("writing the abort decision of %s: %w", gid, err)
 		}
-		return err
-	})
-	if err == nil {
-		return decisionAbort, nil
+		// A conflict with the coordinator's own commit of the decision,
+		// still in flight (its process may have died after sending it):
+		// once it has landed the decision exists, else the fence goes in.
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 200*time.Millisecond)
 	}
-	if !strings.Contains(err.Error(), "already exists") {
-		return "", fmt.Errorf("writing the abort decision of %s: %w", gid, err)
-	}
-	return decisionOf(ctx, o, gid)
+}
+
+// fenceAttempts bounds the retries of a fence that conflicts.
+const fenceAttempts = 20
+
+// isWriteConflict reports SurrealDB's retryable transaction conflict.
+func isWriteConflict(err error) bool {
+	m := strings.ToLower(err.Error())
+	return strings.Contains(m, "conflict") || strings.Contains(m, "can be retried")
 }
 
 // decisionOf reads gid's decision record ("" when there is none).
