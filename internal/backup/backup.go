@@ -16,6 +16,7 @@ import (
 	"github.com/pgsurreal/pgsurreal/internal/cdc"
 	"github.com/pgsurreal/pgsurreal/internal/config"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
+	"github.com/pgsurreal/pgsurreal/internal/surreal/sink"
 )
 
 // Options configure a backup (Run) or a restore (Restore).
@@ -130,6 +131,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("listing the backup's files: %w", err)
 	}
 	m.Files = files
+	m.FormatVersion = formatVersion(m)
 	if err := writeManifest(dir, m); err != nil {
 		return nil, err
 	}
@@ -200,65 +202,131 @@ func countSnapshot(ctx context.Context, o Options, snap *pgSnapshot, m *Manifest
 }
 
 // exportSurreal waits (bounded) for the sync to apply PostgreSQL's WAL up
-// to the snapshot, records the sync's position, and exports every
-// namespace/database.
+// to the snapshot on every SurrealDB server, records the servers'
+// positions, and exports every namespace/database of every server, the
+// servers side by side.
 func exportSurreal(ctx context.Context, o Options, snapLSN cdc.LSN, dir string, m *Manifest) error {
 	cfg := o.Config
-	cl, err := connectTo(ctx, cfg.Surreal, cfg.Surreal.Namespace, cfg.Surreal.Database)
+	servers, err := surrealServers(cfg.Surreal, cfg.Sync)
 	if err != nil {
 		return err
 	}
-	defer cl.Close(context.WithoutCancel(ctx))
-	v, err := cl.DB.Version(ctx)
-	if err != nil {
-		return fmt.Errorf("reading SurrealDB's version: %w", err)
-	}
-	m.Surreal.Version = v.Version
-	pos, err := readPosition(ctx, cl, cfg.Sync.Slot)
-	if err != nil {
+	defer disconnect(ctx, servers)
+	if err := connect(ctx, servers); err != nil {
 		return err
 	}
-	if pos != nil {
-		pg, err := postgres.ConnectOne(ctx, cfg.Postgres, nil)
+	for _, s := range servers {
+		v, err := s.cl.DB.Version(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("reading the version of SurrealDB server %q (%s): %w", s.name, s.url, err)
 		}
-		t := time.Now()
-		target, at, ok, err := waitForSync(ctx, pg, cl, cfg.Sync.Slot, cfg.Verify.WaitTimeout.Duration)
-		_ = pg.Close(context.WithoutCancel(ctx))
-		if err != nil {
-			return err
-		}
-		st := &SyncState{Slot: cfg.Sync.Slot, TargetLSN: target.String(), CaughtUp: ok, WaitedMS: time.Since(t).Milliseconds()}
-		if ok {
-			o.Log.Info("sync caught up with the snapshot", "slot", cfg.Sync.Slot, "snapshot_lsn", snapLSN.String(), "waited_for", target.String(), "at", at.String(), "took", since(t))
-		} else {
-			o.Log.Warn("the sync did not catch up with the snapshot within verify.wait_timeout: SurrealDB's export may miss changes the PostgreSQL dump holds; after a restore, `pgsurreal verify --repair` reconciles them",
-				"slot", cfg.Sync.Slot, "waited_for", target.String(), "at", at.String(), "wait_timeout", cfg.Verify.WaitTimeout.String())
-		}
-		if pos, err = readPosition(ctx, cl, cfg.Sync.Slot); err != nil {
-			return err
-		}
-		if pos == nil {
-			return fmt.Errorf("the sync's position (slot %s) disappeared from SurrealDB namespace %q database %q during the backup: was the target reset? Run the backup again", cfg.Sync.Slot, cfg.Surreal.Namespace, cfg.Surreal.Database)
-		}
-		st.Phase, st.LSN, st.System = pos.Phase, cdc.LSN(pos.LSN).String(), pos.System
-		m.Sync = st
-	} else {
-		o.Log.Info("no sync position in SurrealDB: nothing to wait for", "slot", cfg.Sync.Slot)
+		m.Surreal.Servers = append(m.Surreal.Servers, ServerInfo{Name: s.name, URL: s.url, Version: v.Version})
 	}
-	sh, err := newSurrealHTTP(cfg.Surreal)
-	if err != nil {
+	m.Surreal.Version = m.Surreal.Servers[0].Version
+	if m.Sync, err = syncState(ctx, o, servers, snapLSN); err != nil {
 		return err
 	}
-	for _, tg := range targets(cfg.Surreal, cfg.Sync) {
-		e := Export{Namespace: tg.ns, Database: tg.db, Default: tg.def, SyncTables: tg.tables, OverrideNamespace: tg.overNS, OverrideDatabase: tg.overDB, File: exportFile(tg.ns, tg.db)}
-		if e.Tables, err = exportOne(ctx, o, sh, e, filepath.Join(dir, filepath.FromSlash(e.File))); err != nil {
+	exports := make([][]Export, len(servers))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, s := range servers {
+		g.Go(func() error {
+			var err error
+			exports[i], err = exportServer(gctx, o, s, dir)
 			return err
-		}
-		m.Surreal.Exports = append(m.Surreal.Exports, e)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, es := range exports {
+		m.Surreal.Exports = append(m.Surreal.Exports, es...)
 	}
 	return nil
+}
+
+// syncState waits (bounded) until every server's stored position passes
+// PostgreSQL's WAL position, and returns the positions; nil when no
+// server holds one.
+func syncState(ctx context.Context, o Options, servers []*surrealServer, snapLSN cdc.LSN) (*SyncState, error) {
+	cfg := o.Config
+	slot := cfg.Sync.Slot
+	before, err := serverPositions(ctx, servers, slot)
+	if err != nil {
+		return nil, err
+	}
+	if oldestPosition(before) == nil {
+		o.Log.Info("no sync position in SurrealDB: nothing to wait for", "slot", slot)
+		return nil, nil
+	}
+	for i, p := range before {
+		if p == nil {
+			o.Log.Warn("a SurrealDB server holds no sync position while others do: the sync cannot have caught up on it", "slot", slot, "server", servers[i].name)
+		}
+	}
+	pg, err := postgres.ConnectOne(ctx, cfg.Postgres, nil)
+	if err != nil {
+		return nil, err
+	}
+	t := time.Now()
+	read := func(ctx context.Context) (*sink.Position, error) {
+		ps, err := serverPositions(ctx, servers, slot)
+		if err != nil {
+			return nil, err
+		}
+		return oldestPosition(ps), nil
+	}
+	target, at, ok, err := waitForSync(ctx, pg, read, cfg.Verify.WaitTimeout.Duration)
+	_ = pg.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, err
+	}
+	st := &SyncState{Slot: slot, TargetLSN: target.String(), CaughtUp: ok, WaitedMS: time.Since(t).Milliseconds()}
+	if ok {
+		o.Log.Info("sync caught up with the snapshot", "slot", slot, "servers", len(servers), "snapshot_lsn", snapLSN.String(), "waited_for", target.String(), "at", at.String(), "took", since(t))
+	} else {
+		o.Log.Warn("the sync did not catch up with the snapshot within verify.wait_timeout: SurrealDB's export may miss changes the PostgreSQL dump holds; after a restore, `pgsurreal verify --repair` reconciles them",
+			"slot", slot, "waited_for", target.String(), "at", at.String(), "wait_timeout", cfg.Verify.WaitTimeout.String())
+	}
+	after, err := serverPositions(ctx, servers, slot)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range servers {
+		p := after[i]
+		if p == nil && before[i] != nil {
+			return nil, fmt.Errorf("the sync's position (slot %s) disappeared from SurrealDB server %q namespace %q database %q during the backup: was the target reset? Run the backup again", slot, s.name, s.cfg.Namespace, s.cfg.Database)
+		}
+		sp := ServerPosition{Server: s.name}
+		if p != nil {
+			sp.Phase, sp.LSN, sp.System = p.Phase, cdc.LSN(p.LSN).String(), p.System
+			o.Log.Debug("sync position", "slot", slot, "server", s.name, "phase", p.Phase, "lsn", sp.LSN)
+		}
+		st.Servers = append(st.Servers, sp)
+	}
+	pos := oldestPosition(after)
+	st.Phase, st.LSN, st.System = pos.Phase, cdc.LSN(pos.LSN).String(), pos.System
+	if st.System == "" && after[0] != nil {
+		st.System = after[0].System
+	}
+	return st, nil
+}
+
+// exportServer exports every namespace/database of server s.
+func exportServer(ctx context.Context, o Options, s *surrealServer, dir string) ([]Export, error) {
+	sh, err := newSurrealHTTP(s.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("SurrealDB server %q: %w", s.name, err)
+	}
+	var out []Export
+	for _, tg := range targets(s.name, s.cfg, o.Config.Sync) {
+		e := Export{Server: s.name, URL: s.url, Namespace: tg.ns, Database: tg.db, Default: tg.def, SyncTables: tg.tables,
+			OverrideNamespace: tg.overNS, OverrideDatabase: tg.overDB, File: exportFile(s.name, tg.ns, tg.db)}
+		if e.Tables, err = exportOne(ctx, o, sh, e, filepath.Join(dir, filepath.FromSlash(e.File))); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // exportOne exports one namespace/database into path and counts its
@@ -278,7 +346,7 @@ func exportOne(ctx context.Context, o Options, sh *surrealHTTP, e Export, path s
 	if err == nil {
 		tables, err = ew.finish()
 		if err != nil {
-			err = fmt.Errorf("the export of SurrealDB namespace %q database %q is not what SurrealDB exports: %w", e.Namespace, e.Database, err)
+			err = fmt.Errorf("the export of SurrealDB server %q namespace %q database %q is not what SurrealDB exports: %w", e.ServerName(), e.Namespace, e.Database, err)
 		}
 	}
 	if err == nil {
@@ -290,7 +358,7 @@ func exportOne(ctx context.Context, o Options, sh *surrealHTTP, e Export, path s
 	if err != nil {
 		return nil, err
 	}
-	o.Log.Info("surreal export finished", "namespace", e.Namespace, "database", e.Database, "tables", len(tables), "records", totalRows(tables), "bytes", n, "took", since(t))
+	o.Log.Info("surreal export finished", "server", e.ServerName(), "namespace", e.Namespace, "database", e.Database, "tables", len(tables), "records", totalRows(tables), "bytes", n, "took", since(t))
 	return tables, nil
 }
 

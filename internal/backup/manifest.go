@@ -11,17 +11,35 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pgsurreal/pgsurreal/internal/route"
 )
 
 // The manifest's name and format. A reader refuses another format or a
-// newer version rather than guess at it.
+// newer version rather than guess at it. FormatVersion is the newest this
+// pgsurreal reads and writes: version 2 added the SurrealDB servers other
+// than the default (Export.Server, SyncState.Servers). A backup of the
+// default server alone is written as version 1, which older pgsurreal
+// versions still restore; one of several servers as version 2, which they
+// refuse rather than import every server's data into one.
 const (
 	ManifestFile  = "manifest.json"
 	FormatName    = "pgsurreal-backup"
-	FormatVersion = 1
+	FormatVersion = 2
 )
+
+// formatVersion is the oldest format version that describes m.
+func formatVersion(m *Manifest) int {
+	for _, e := range m.Surreal.Exports {
+		if e.ServerName() != route.Default {
+			return 2
+		}
+	}
+	return 1
+}
 
 // Manifest describes one backup; it is written last, so a backup
 // directory holding it is complete.
@@ -68,17 +86,36 @@ type TableCount struct {
 
 // SurrealExports is the SurrealDB part of a backup.
 type SurrealExports struct {
-	Version string   `json:"version"`
-	Exports []Export `json:"exports"`
+	// Version is the default server's SurrealDB version.
+	Version string `json:"version"`
+	// Servers are the servers exported, the default first (absent in
+	// manifests written before several servers).
+	Servers []ServerInfo `json:"servers,omitempty"`
+	Exports []Export     `json:"exports"`
+}
+
+// ServerInfo is one SurrealDB server a backup exported.
+type ServerInfo struct {
+	// Name is "default" (the surreal section) or a name of surreal.servers;
+	// Restore imports into the server of the same name.
+	Name string `json:"name"`
+	// URL is where it was, without credentials.
+	URL     string `json:"url"`
+	Version string `json:"version"`
 }
 
 // Export is the export of one SurrealDB namespace/database.
 type Export struct {
+	// Server is the SurrealDB server the export came from, and URL where
+	// it was (without credentials); a manifest written before several
+	// servers names none, which is the default (ServerName).
+	Server    string `json:"server,omitempty"`
+	URL       string `json:"url,omitempty"`
 	Namespace string `json:"namespace"`
 	Database  string `json:"database"`
-	// Default marks the export of surreal.namespace/database; any other
-	// is the namespace/database of the sync.tables entries for
-	// SyncTables, whose namespace and database were OverrideNamespace
+	// Default marks the export of the server's own namespace/database
+	// (surreal.namespace/database for the default server); any other is
+	// the namespace/database of the sync.tables entries for SyncTables, whose namespace and database were OverrideNamespace
 	// and OverrideDatabase (an empty one stands for surreal's). See
 	// Target for where Restore puts each.
 	Default           bool     `json:"default"`
@@ -91,19 +128,59 @@ type Export struct {
 	Tables []TableCount `json:"tables"`
 }
 
-// SyncState is the sync's position when SurrealDB was exported.
+// SyncState is the sync's position when SurrealDB was exported: with
+// several servers, where the sync as a whole was (the oldest of the
+// servers' positions, as the sync resumes), and each server's.
 type SyncState struct {
 	Slot   string `json:"slot"`
 	Phase  string `json:"phase"`
 	LSN    string `json:"lsn"`
 	System string `json:"system,omitempty"`
+	// Servers are the positions each server stored (absent in manifests
+	// written before several servers).
+	Servers []ServerPosition `json:"servers,omitempty"`
 	// TargetLSN is the WAL position the backup waited for the sync to
-	// apply (taken after the snapshot); CaughtUp says whether it did
-	// within verify.wait_timeout, so SurrealDB's export holds everything
-	// the PostgreSQL dump holds.
+	// apply on every server (taken after the snapshot); CaughtUp says
+	// whether it did within verify.wait_timeout, so SurrealDB's exports
+	// hold everything the PostgreSQL dump holds.
 	TargetLSN string `json:"target_lsn"`
 	CaughtUp  bool   `json:"caught_up"`
 	WaitedMS  int64  `json:"waited_ms"`
+}
+
+// ServerPosition is the sync's position one SurrealDB server stored;
+// Phase and LSN are empty when it stored none.
+type ServerPosition struct {
+	Server string `json:"server"`
+	Phase  string `json:"phase,omitempty"`
+	LSN    string `json:"lsn,omitempty"`
+	System string `json:"system,omitempty"`
+}
+
+// resumable reports whether the sync was streaming on every server when
+// the backup was taken, so it can resume on the restored servers without
+// a new copy.
+func (s *SyncState) resumable() bool {
+	if s == nil || s.Phase != phaseStreaming {
+		return false
+	}
+	for _, p := range s.Servers {
+		if p.Phase != phaseStreaming {
+			return false
+		}
+	}
+	return true
+}
+
+// missing lists the servers that stored no position.
+func (s *SyncState) missing() []string {
+	var out []string
+	for _, p := range s.Servers {
+		if p.Phase == "" {
+			out = append(out, strconv.Quote(p.Server))
+		}
+	}
+	return out
 }
 
 // ReversePosition is a row of <reverse.schema>.reverse_position.
@@ -236,8 +313,10 @@ func checkFiles(dir string, m *Manifest) error {
 	}
 	// The parts restore reads must be among the files checked.
 	parts := []string{m.Postgres.Dir + "/toc.dat"}
+	what := map[string]string{}
 	for _, e := range m.Surreal.Exports {
 		parts = append(parts, e.File)
+		what[e.File] = fmt.Sprintf(" (the export of SurrealDB server %q namespace %q database %q)", e.ServerName(), e.Namespace, e.Database)
 	}
 	for _, p := range parts {
 		if !slices.ContainsFunc(m.Files, func(f File) bool { return f.Path == p }) {
@@ -251,20 +330,20 @@ func checkFiles(dir string, m *Manifest) error {
 		path := filepath.Join(dir, filepath.FromSlash(f.Path))
 		st, err := os.Stat(path)
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("backup %s is incomplete: %s is missing; copy the whole backup directory again, or restore from another backup", dir, f.Path)
+			return fmt.Errorf("backup %s is incomplete: %s%s is missing; copy the whole backup directory again, or restore from another backup", dir, f.Path, what[f.Path])
 		}
 		if err != nil {
 			return fmt.Errorf("backup %s: %w", dir, err)
 		}
 		if st.Size() != f.Size {
-			return fmt.Errorf("backup %s is damaged: %s is %d bytes, the manifest says %d (truncated or changed since the backup); copy it again from the original, or restore from another backup", dir, f.Path, st.Size(), f.Size)
+			return fmt.Errorf("backup %s is damaged: %s%s is %d bytes, the manifest says %d (truncated or changed since the backup); copy it again from the original, or restore from another backup", dir, f.Path, what[f.Path], st.Size(), f.Size)
 		}
 		_, sum, err := hashFile(path)
 		if err != nil {
 			return fmt.Errorf("backup %s: %w", dir, err)
 		}
 		if sum != f.SHA256 {
-			return fmt.Errorf("backup %s is damaged: the SHA-256 of %s is %s, the manifest says %s (corrupted since the backup); copy it again from the original, or restore from another backup", dir, f.Path, sum, f.SHA256)
+			return fmt.Errorf("backup %s is damaged: the SHA-256 of %s%s is %s, the manifest says %s (corrupted since the backup); copy it again from the original, or restore from another backup", dir, f.Path, what[f.Path], sum, f.SHA256)
 		}
 	}
 	return nil

@@ -8,12 +8,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgsurreal/pgsurreal/internal/config"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
+	"github.com/pgsurreal/pgsurreal/internal/route"
 	"github.com/pgsurreal/pgsurreal/internal/surreal/source"
 )
 
@@ -98,6 +101,9 @@ func (r *restorer) check(ctx context.Context) error {
 		r.bytes += f.Size
 	}
 	r.o.Log.Info("backup verified", "dir", r.dir, "created_at", r.m.CreatedAt.Format(time.RFC3339), "files", len(r.m.Files), "bytes", r.bytes, "took", since(t))
+	if err := checkServers(cfg.Surreal, r.m); err != nil {
+		return err
+	}
 	if r.tool, err = findTool(cfg.Dev.PGBinDir, "pg_restore"); err != nil {
 		return err
 	}
@@ -117,7 +123,7 @@ func (r *restorer) check(ctx context.Context) error {
 	}
 	// A sync still making its first copy left a partial SurrealDB: it
 	// copies again rather than resume.
-	r.resumeSync = !r.o.NoResume && r.m.Sync != nil && r.m.Sync.Phase == "streaming" && r.o.Rebase != nil
+	r.resumeSync = !r.o.NoResume && r.m.Sync.resumable() && r.o.Rebase != nil
 	if r.resumeSync {
 		if err := checkSlotFree(ctx, r.pool, cfg.Sync.Slot); err != nil {
 			return err
@@ -179,36 +185,79 @@ func looksPartial(dir string) bool {
 	return err == nil
 }
 
-// checkEmptySurreal refuses a SurrealDB target that holds a table.
-func checkEmptySurreal(ctx context.Context, o Options, m *Manifest) error {
-	seen := map[[2]string]string{}
+// checkServers refuses a backup holding the export of a SurrealDB server
+// the configuration does not define: Restore imports each export into the
+// server of the same name.
+func checkServers(sc config.Surreal, m *Manifest) error {
+	var first error
+	var missing []string
 	for _, e := range m.Surreal.Exports {
-		ns, db, err := e.Target(o.Config.Surreal, o.Config.Sync)
+		_, err := e.serverConfig(sc)
+		if err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+		if name := strconv.Quote(e.ServerName()); !slices.Contains(missing, name) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 1 {
+		return fmt.Errorf("%w (and likewise for servers %s)", first, strings.Join(missing[1:], ", "))
+	}
+	return first
+}
+
+// checkEmptySurreal refuses a SurrealDB target that holds a table, and
+// two exports restored into one namespace/database of one server.
+func checkEmptySurreal(ctx context.Context, o Options, m *Manifest) error {
+	seen := map[[3]string]string{}
+	for _, e := range m.Surreal.Exports {
+		srv, ns, db, err := restoreTarget(o.Config, e)
 		if err != nil {
 			return err
 		}
-		if other, ok := seen[[2]string{ns, db}]; ok {
-			return fmt.Errorf("the exports of %s and %s/%s would both be restored into SurrealDB namespace %q database %q: set surreal.namespace/database or the sync.tables namespaces so they differ", other, e.Namespace, e.Database, ns, db)
+		key := [3]string{publicURL(srv.URL), ns, db}
+		from := fmt.Sprintf("%s/%s (server %q)", e.Namespace, e.Database, e.ServerName())
+		if other, ok := seen[key]; ok {
+			return fmt.Errorf("the exports of %s and %s would both be restored into %s: set the namespace/database of surreal, surreal.servers or the sync.tables entries so they differ", other, from, where(e.ServerName(), srv, ns, db))
 		}
-		seen[[2]string{ns, db}] = e.Namespace + "/" + e.Database
-		cl, err := connectTo(ctx, o.Config.Surreal, ns, db)
+		seen[key] = from
+		cl, err := connectTo(ctx, srv, ns, db)
 		if err != nil {
-			return err
+			return fmt.Errorf("SurrealDB server %q: %w", e.ServerName(), err)
 		}
 		tables, err := surrealTables(ctx, cl)
 		_ = cl.Close(context.WithoutCancel(ctx))
 		if err != nil {
-			return err
+			return fmt.Errorf("SurrealDB server %q: %w", e.ServerName(), err)
 		}
 		if len(tables) > 0 {
 			others := ""
 			if len(tables) > 1 {
 				others = fmt.Sprintf(" and %d other tables", len(tables)-1)
 			}
-			return fmt.Errorf("SurrealDB namespace %q database %q is not empty: it holds table %s%s; restore into a new namespace or database (set surreal.namespace or surreal.database), or remove it", ns, db, tables[0], others)
+			return fmt.Errorf("%s is not empty: it holds table %s%s; restore into a new namespace or database (set the namespace or database of surreal or of the server in surreal.servers), or remove it", where(e.ServerName(), srv, ns, db), tables[0], others)
 		}
 	}
 	return nil
+}
+
+// restoreTarget is the server (its configuration) and the
+// namespace/database the export is restored into.
+func restoreTarget(cfg config.Config, e Export) (config.Surreal, string, string, error) {
+	srv, err := e.serverConfig(cfg.Surreal)
+	if err != nil {
+		return config.Surreal{}, "", "", err
+	}
+	ns, db, err := e.Target(cfg.Surreal, cfg.Sync)
+	return srv, ns, db, err
+}
+
+// where names a namespace/database of a server in errors.
+func where(server string, srv config.Surreal, ns, db string) string {
+	return fmt.Sprintf("SurrealDB namespace %q database %q on server %q (%s)", ns, db, server, publicURL(srv.URL))
 }
 
 // checkSlotFree refuses a slot name that exists anywhere in the cluster
@@ -253,25 +302,25 @@ func restorePostgres(ctx context.Context, o Options, pool *pgxpool.Pool, tool, d
 	return nil
 }
 
-// restoreSurreal imports every export and compares the restored record
-// counts with the manifest's.
+// restoreSurreal imports every export into its server and compares the
+// restored record counts with the manifest's.
 func restoreSurreal(ctx context.Context, o Options, dir string, m *Manifest) error {
-	sh, err := newSurrealHTTP(o.Config.Surreal)
-	if err != nil {
-		return err
-	}
 	for _, e := range m.Surreal.Exports {
 		t := time.Now()
-		ns, db, err := e.Target(o.Config.Surreal, o.Config.Sync)
+		srv, ns, db, err := restoreTarget(o.Config, e)
 		if err != nil {
 			return err
+		}
+		sh, err := newSurrealHTTP(srv)
+		if err != nil {
+			return fmt.Errorf("SurrealDB server %q: %w", e.ServerName(), err)
 		}
 		if err := sh.importFile(ctx, ns, db, filepath.Join(dir, filepath.FromSlash(e.File))); err != nil {
-			return fmt.Errorf("%w; the restore is incomplete: create PostgreSQL database %q again (dropdb, createdb) and remove SurrealDB namespace %q database %q (REMOVE DATABASE), then restore again", err, o.Config.Postgres.Database, ns, db)
+			return fmt.Errorf("%w; the restore is incomplete: create PostgreSQL database %q again (dropdb, createdb) and remove the SurrealDB databases restored so far (REMOVE DATABASE; this one: %s), then restore again", err, o.Config.Postgres.Database, where(e.ServerName(), srv, ns, db))
 		}
-		cl, err := connectTo(ctx, o.Config.Surreal, ns, db)
+		cl, err := connectTo(ctx, srv, ns, db)
 		if err != nil {
-			return err
+			return fmt.Errorf("SurrealDB server %q: %w", e.ServerName(), err)
 		}
 		names := make([]string, len(e.Tables))
 		for i, tc := range e.Tables {
@@ -282,10 +331,10 @@ func restoreSurreal(ctx context.Context, o Options, dir string, m *Manifest) err
 		if err != nil {
 			return err
 		}
-		if err := compareCounts(fmt.Sprintf("SurrealDB namespace %q database %q differs from the backup's export of %s/%s after the import", ns, db, e.Namespace, e.Database), e.Tables, got); err != nil {
+		if err := compareCounts(fmt.Sprintf("%s differs from the backup's export of %s/%s after the import", where(e.ServerName(), srv, ns, db), e.Namespace, e.Database), e.Tables, got); err != nil {
 			return err
 		}
-		o.Log.Info("surreal import finished", "namespace", ns, "database", db, "from", e.Namespace+"/"+e.Database, "tables", len(got), "records", totalRows(got), "took", since(t))
+		o.Log.Info("surreal import finished", "server", e.ServerName(), "namespace", ns, "database", db, "from", e.Namespace+"/"+e.Database, "tables", len(got), "records", totalRows(got), "took", since(t))
 	}
 	return nil
 }
@@ -306,6 +355,8 @@ func resume(ctx context.Context, o Options, pool *pgxpool.Pool, m *Manifest, res
 		res.Resume = append(res.Resume, fmt.Sprintf("sync: created replication slot %s at %s and stored that as the sync's position; `pgsurreal sync` streams from there without a new copy", cfg.Sync.Slot, lsn))
 	case m.Sync == nil:
 		res.Resume = append(res.Resume, "sync: the backup holds no sync position; `pgsurreal sync` will make a first copy")
+	case len(m.Sync.missing()) > 0:
+		res.Resume = append(res.Resume, fmt.Sprintf("sync: SurrealDB servers %s held no sync position when the backup was taken; `pgsurreal sync --resync` copies everything again", strings.Join(m.Sync.missing(), ", ")))
 	case m.Sync.Phase != "streaming":
 		res.Resume = append(res.Resume, fmt.Sprintf("sync: it was still making its first copy (phase %s) when the backup was taken, so SurrealDB may be partial; `pgsurreal sync --resync` copies everything again", m.Sync.Phase))
 	default:
@@ -318,7 +369,8 @@ func resume(ctx context.Context, o Options, pool *pgxpool.Pool, m *Manifest, res
 	tables := postgres.QualifiedIdent(cfg.Reverse.Schema, "reverse_tables")
 	for _, e := range m.Surreal.Exports {
 		old := e.Namespace + "/" + e.Database
-		if !slices.ContainsFunc(m.Reverse, func(r ReversePosition) bool { return r.Source == old }) {
+		// The reverse direction reads the default server alone.
+		if e.ServerName() != route.Default || !slices.ContainsFunc(m.Reverse, func(r ReversePosition) bool { return r.Source == old }) {
 			continue
 		}
 		ns, db, err := e.Target(cfg.Surreal, cfg.Sync)

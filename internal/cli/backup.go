@@ -25,12 +25,14 @@ func (a *app) backupCommand() *cobra.Command {
 DIR/<UTC time> (DIR: --to, else backup.dir): pg_dump (directory format,
 backup.jobs jobs) of postgres.database under an exported snapshot whose WAL
 position is known; after giving the sync until verify.wait_timeout to apply
-PostgreSQL's changes up to that position, the SurrealDB export of
-surreal.namespace/database and of every namespace/database sync.tables names;
-and manifest.json, written last (versions, the LSN, the sync's and the reverse
-direction's positions, row and record counts, the size and SHA-256 of every
-file). Then it removes old backups: it keeps the newest --keep (backup.keep)
-and removes those older than --max-age (backup.max_age), never the newest.
+PostgreSQL's changes up to that position on every SurrealDB server, the
+SurrealDB export of surreal.namespace/database and of every namespace/database
+sync.tables names, on the default server and on each server of surreal.servers
+that holds a table; and manifest.json, written last (versions, the servers,
+the LSN, each server's sync position and the reverse direction's positions,
+row and record counts, the size and SHA-256 of every file). Then it removes
+old backups: it keeps the newest --keep (backup.keep) and removes those older
+than --max-age (backup.max_age), never the newest.
 See docs/backup.md.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -95,15 +97,28 @@ func (a *app) runBackup(ctx context.Context, dir string, asJSON bool) error {
 	m := res.Manifest
 	fmt.Fprintf(a.stdout, "  postgres %s: %d tables, %d rows, snapshot at %s\n", m.Postgres.Database, len(m.Postgres.Tables), backupRows(m.Postgres.Tables), m.Postgres.SnapshotLSN)
 	for _, e := range m.Surreal.Exports {
-		fmt.Fprintf(a.stdout, "  surreal %s/%s: %d tables, %d records\n", e.Namespace, e.Database, len(e.Tables), backupRows(e.Tables))
+		fmt.Fprintf(a.stdout, "  surreal %s/%s on server %s%s: %d tables, %d records\n", e.Namespace, e.Database, e.ServerName(), backupURL(e.URL), len(e.Tables), backupRows(e.Tables))
+	}
+	every := ""
+	if s := m.Sync; s != nil && len(s.Servers) > 1 {
+		every = " on every server"
 	}
 	switch s := m.Sync; {
 	case s == nil:
 		fmt.Fprintln(a.stdout, "  sync: no stored position")
 	case s.CaughtUp:
-		fmt.Fprintf(a.stdout, "  sync %s: caught up (at %s, the snapshot needed %s)\n", s.Slot, s.LSN, s.TargetLSN)
+		fmt.Fprintf(a.stdout, "  sync %s: caught up%s (at %s, the snapshot needed %s)\n", s.Slot, every, s.LSN, s.TargetLSN)
 	default:
-		fmt.Fprintf(a.stdout, "  sync %s: NOT caught up within verify.wait_timeout (at %s, the snapshot needed %s): after a restore, run `pgsurreal verify --repair`\n", s.Slot, s.LSN, s.TargetLSN)
+		fmt.Fprintf(a.stdout, "  sync %s: NOT caught up%s within verify.wait_timeout (at %s, the snapshot needed %s): after a restore, run `pgsurreal verify --repair`\n", s.Slot, every, s.LSN, s.TargetLSN)
+	}
+	if s := m.Sync; s != nil && len(s.Servers) > 1 {
+		for _, p := range s.Servers {
+			at := "no stored position"
+			if p.Phase != "" {
+				at = p.Phase + " at " + p.LSN
+			}
+			fmt.Fprintf(a.stdout, "    server %s: %s\n", p.Server, at)
+		}
 	}
 	for _, r := range removed {
 		fmt.Fprintf(a.stdout, "  removed by retention: %s\n", r)
@@ -119,14 +134,17 @@ func (a *app) restoreCommand() *cobra.Command {
 		Short: "Restore both databases from a backup into empty targets, ready for replication to resume",
 		Long: `restore restores the backup in DIR (or the newest complete backup in the
 directory of backups DIR) into postgres.database and surreal.namespace/database
-(and the namespaces/databases sync.tables names). Before it writes anything
-it checks the manifest, the size and SHA-256 of every file, and that the
-PostgreSQL database has no relations and each SurrealDB database no tables:
-a damaged or partial backup, or a target that is not empty, is refused. It
-then runs pg_restore and the SurrealDB import, compares the row and record
-counts with the manifest, and prepares replication to resume without a new
-copy: it creates the sync.slot replication slot and stores its position in
-SurrealDB, and moves the reverse direction's positions to SurrealDB's current
+(and the namespaces/databases sync.tables names), each SurrealDB server's
+exports into the server of the same name (default, or one of surreal.servers).
+Before it writes anything it checks the manifest, the size and SHA-256 of
+every file, that the configuration defines every server the backup holds, and
+that the PostgreSQL database has no relations and each SurrealDB database no
+tables: a damaged or partial backup, a missing server, or a target that is
+not empty, is refused. It then runs pg_restore and the SurrealDB import,
+compares the row and record counts with the manifest, and prepares
+replication to resume without a new copy: it creates the sync.slot
+replication slot and stores its position on every SurrealDB server, and
+moves the reverse direction's positions to SurrealDB's current
 versionstamp. --no-resume leaves that undone. See docs/backup.md.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -161,7 +179,11 @@ func (a *app) runRestore(ctx context.Context, from string, noResume, asJSON bool
 	fmt.Fprintf(a.stdout, "  postgres %s: %d tables, %d rows\n", a.cfg.Postgres.Database, len(m.Postgres.Tables), backupRows(m.Postgres.Tables))
 	for _, e := range m.Surreal.Exports {
 		ns, db, _ := e.Target(a.cfg.Surreal, a.cfg.Sync)
-		fmt.Fprintf(a.stdout, "  surreal %s/%s (backed up from %s/%s): %d tables, %d records\n", ns, db, e.Namespace, e.Database, len(e.Tables), backupRows(e.Tables))
+		from := e.Namespace + "/" + e.Database
+		if e.URL != "" {
+			from += " at " + e.URL
+		}
+		fmt.Fprintf(a.stdout, "  surreal %s/%s on server %s (backed up from %s): %d tables, %d records\n", ns, db, e.ServerName(), from, len(e.Tables), backupRows(e.Tables))
 	}
 	for _, r := range res.Resume {
 		fmt.Fprintf(a.stdout, "  %s\n", r)
@@ -173,6 +195,15 @@ func backupJSON(a *app, v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// backupURL is where an export's server was, for the summary; manifests
+// written before several servers have none.
+func backupURL(u string) string {
+	if u == "" {
+		return ""
+	}
+	return " (" + u + ")"
 }
 
 func backupRows(ts []backup.TableCount) int64 {

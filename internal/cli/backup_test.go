@@ -90,7 +90,8 @@ func TestBackupRestoreCommands(t *testing.T) {
 	dir := t.TempDir()
 	flags := append(connFlags(pg, sur), "--set", "sync.slot="+slot, "--set", "verify.wait_timeout=300ms")
 	code, out, errOut := run(t, append([]string{"backup", "--to", dir}, flags...)...)
-	if code != cli.ExitOK || !strings.Contains(out, "NOT caught up") || !strings.Contains(out, "1 tables, 25 rows") {
+	if code != cli.ExitOK || !strings.Contains(out, "NOT caught up") || !strings.Contains(out, "1 tables, 25 rows") ||
+		!strings.Contains(out, "surreal "+sur.Namespace+"/"+sur.Database+" on server default ("+sur.URL+")") {
 		t.Fatalf("backup: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 	code, out, errOut = run(t, append([]string{"backup", "--to", dir, "--keep", "1", "--json"}, flags...)...)
@@ -112,7 +113,8 @@ func TestBackupRestoreCommands(t *testing.T) {
 	dsur := e.NewSurreal(t)
 	dslot := cliSlot(t, dpool, "dst")
 	code, out, errOut = run(t, append([]string{"restore", "--from", dir}, append(connFlags(dpg, dsur), "--set", "sync.slot="+dslot)...)...)
-	if code != cli.ExitOK || !strings.Contains(out, "created replication slot "+dslot) || !strings.Contains(out, "verify --repair") {
+	if code != cli.ExitOK || !strings.Contains(out, "created replication slot "+dslot) || !strings.Contains(out, "verify --repair") ||
+		!strings.Contains(out, "surreal "+dsur.Namespace+"/"+dsur.Database+" on server default (backed up from "+sur.Namespace+"/"+sur.Database+" at "+sur.URL+")") {
 		t.Fatalf("restore: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 	var n int
