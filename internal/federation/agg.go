@@ -52,7 +52,10 @@ func (e *Engine) planAggregate(ctx context.Context, sel *pg_query.SelectStmt, in
 			hasAgg = true
 		}
 	}
-	if !hasAgg {
+	if !hasAgg || e.srv.partitioned(rv.Relname) {
+		// A partitioned table's groups are spread over its servers: its
+		// rows are read (pushed predicates and all) and PostgreSQL
+		// aggregates their union.
 		return nil, nil
 	}
 	def, err := e.cat.table(ctx, rv.Relname)

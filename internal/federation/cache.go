@@ -32,7 +32,8 @@ import (
 //	fed:ver:<table>    the table's version
 //	fed:watch:<table>  set once pgsurreal applies changes to the table
 //	fed:applied        the sync's applied WAL position (read_your_writes)
-//	fed:q:<sha256>     an entry: "<rows>\n<jsonb text>"
+//	fed:q:<sha256>     an entry: "<rows>\n<jsonb text>"; the hash covers
+//	                   the server read too, for a table on several
 type cache struct {
 	rdb    *redis.Client
 	ttl    time.Duration
@@ -127,6 +128,11 @@ func (c *cache) key(ctx context.Context, r surrealRead) (string, bool) {
 		return "", false
 	}
 	h := sha256.New()
+	if r.server != "" && r.server != config.DefaultServer {
+		// the same read on another server (a partitioned table) is
+		// another entry
+		fmt.Fprintf(h, "server=%s\x00", r.server)
+	}
 	fmt.Fprintf(h, "%s\x00", r.sql)
 	names := make([]string, 0, len(r.vars))
 	for k := range r.vars {

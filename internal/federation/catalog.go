@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgsurreal/pgsurreal/internal/config"
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
+	"github.com/pgsurreal/pgsurreal/internal/route"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
 	"github.com/pgsurreal/pgsurreal/internal/surreal/source"
 )
@@ -32,9 +33,11 @@ func (t *tableDef) col(name string) (mapping.ShapeColumn, int, bool) {
 	return t.cols[i], i, true
 }
 
-// catalog reads and caches table definitions.
+// catalog reads and caches table definitions, from the first server
+// holding a table that defines it (the sync defines a partitioned table
+// on each of its servers).
 type catalog struct {
-	pool   *surreal.Pool
+	srv    *servers
 	tables map[string]config.FederatedTable
 	mu     sync.Mutex
 	cache  map[string]catalogEntry
@@ -45,8 +48,8 @@ type catalogEntry struct {
 	at  time.Time
 }
 
-func newCatalog(pool *surreal.Pool, cfg config.Federation) *catalog {
-	c := &catalog{pool: pool, tables: map[string]config.FederatedTable{}, cache: map[string]catalogEntry{}}
+func newCatalog(srv *servers, cfg config.Federation) *catalog {
+	c := &catalog{srv: srv, tables: map[string]config.FederatedTable{}, cache: map[string]catalogEntry{}}
 	for _, t := range cfg.Tables {
 		c.tables[t.Name] = t
 	}
@@ -64,16 +67,29 @@ func (c *catalog) table(ctx context.Context, name string) (*tableDef, error) {
 		return e.def, nil
 	}
 	var def source.Definition
-	err := c.pool.Do(ctx, func(ctx context.Context, cl *surreal.Client) (err error) {
-		def, err = source.Describe(ctx, cl, name)
-		return err
-	})
-	if err != nil {
-		return nil, pgError(codeSurreal, "reading the definition of SurrealDB table %s: %v", name, err)
+	on := c.srv.of(name)
+	for _, server := range on {
+		pool, err := c.srv.pool(ctx, server)
+		if err != nil {
+			return nil, err
+		}
+		err = pool.Do(ctx, func(ctx context.Context, cl *surreal.Client) (err error) {
+			def, err = source.Describe(ctx, cl, name)
+			return err
+		})
+		if err != nil {
+			return nil, pgError(codeSurreal, "reading the definition of SurrealDB table %s on server %s: %v", name, server, err)
+		}
+		if def.Table != "" {
+			break
+		}
 	}
 	if def.Table == "" {
 		pe := pgError(codeUndefinedTab, "relation \"%s.%s\" does not exist", SurrealSchema, name)
 		pe.Hint = "SurrealDB has no table " + name + " in the configured namespace and database (surreal.namespace, surreal.database)"
+		if len(on) > 1 || on[0] != route.Default {
+			pe.Hint = "SurrealDB has no table " + name + " on the servers sync.tables places it on (" + serversText(on) + "), in their namespace and database"
+		}
 		return nil, pe
 	}
 	st, err := mapping.ParseSurrealTable(name, def.Table, def.Fields)

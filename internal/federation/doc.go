@@ -24,4 +24,9 @@
 // PostgreSQL's WAL position (ryw.go). Table definitions come from
 // SurrealDB's DEFINE FIELDs through the reverse mapping (catalog.go).
 // EXPLAIN FEDERATED runs a statement and reports each step (explain.go).
+//
+// A table sync.tables places on another SurrealDB server is read there;
+// a partitioned one from each of its servers, the rows concatenated
+// before PostgreSQL sees them, with only the pushdowns that stay exact
+// over a union (servers.go).
 package federation

@@ -29,8 +29,16 @@ type Options struct {
 	// PG runs the rewritten statements (HTTP and CLI queries; the wire
 	// server brings each session's own connection).
 	PG *pgxpool.Pool
-	// Surreal reads SurrealDB.
+	// Surreal reads SurrealDB: the default server (the surreal section).
 	Surreal *surreal.Pool
+	// Servers is the surreal section, whose servers (surreal.servers)
+	// the engine opens a pool to when it first reads a table placed on
+	// one. The zero value knows the default server alone.
+	Servers config.Surreal
+	// Sync places SurrealDB tables on servers: sync.tables[].server
+	// routes a table whole, sync.tables[].partition spreads one over
+	// several. The zero value leaves every table on the default server.
+	Sync config.Sync
 	// Config is the federation section.
 	Config config.Federation
 	// Slot is the forward sync's replication slot, whose stored position
@@ -89,6 +97,7 @@ var timeNow = time.Now
 // use.
 type Engine struct {
 	o       Options
+	srv     *servers
 	cat     *catalog
 	metrics *metrics
 	cache   *cache
@@ -110,7 +119,8 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	if o.Config.Consistency == "" {
 		o.Config.Consistency = Eventual
 	}
-	e := &Engine{o: o, cat: newCatalog(o.Surreal, o.Config), metrics: newMetrics(o.Registerer)}
+	srv := newServers(o.Surreal, o.Servers, o.Sync, o.Log)
+	e := &Engine{o: o, srv: srv, cat: newCatalog(srv, o.Config), metrics: newMetrics(o.Registerer)}
 	if o.Config.Cache.Redis != "" {
 		c, err := newCache(ctx, o.Config.Cache, e.metrics)
 		if err != nil {
@@ -121,12 +131,14 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	return e, nil
 }
 
-// Close releases the cache connection.
+// Close releases the cache connection and the pools of the servers
+// other than the default (whose pool, Options.Surreal, is the caller's).
 func (e *Engine) Close() error {
+	err := e.srv.close(context.Background())
 	if e.cache != nil {
-		return e.cache.close()
+		err = errors.Join(err, e.cache.close())
 	}
-	return nil
+	return err
 }
 
 // Statement is a planned federated statement, reusable with different
@@ -253,7 +265,7 @@ func (e *Engine) Query(ctx context.Context, q Querier, sql string, args []any, o
 	if errors.As(err, &pe) && pe.Code == codeUndefinedTab && o.Consistency == ReadYourWrites {
 		// A table the sync has not created yet (a snapshot in progress)
 		// may exist once it has applied PostgreSQL's position.
-		if _, werr := e.waitForSync(ctx); werr == nil {
+		if _, werr := e.waitForSync(ctx, nil); werr == nil {
 			e.cat.forget(strings.TrimPrefix(strings.SplitN(pe.Message, "\"", 3)[1], SurrealSchema+"."))
 			st, err = e.Prepare(ctx, sql)
 		}

@@ -11,6 +11,7 @@ import (
 	surrealdb "github.com/surrealdb/surrealdb.go"
 	"github.com/surrealdb/surrealdb.go/pkg/models"
 
+	"github.com/pgsurreal/pgsurreal/internal/route"
 	"github.com/pgsurreal/pgsurreal/internal/surreal"
 )
 
@@ -29,6 +30,9 @@ type surrealRead struct {
 	sql    string
 	vars   map[string]any
 	tables []string // tables it reads, for the cache
+	// server runs it: a name from surreal.servers, "" or
+	// route.Default for the default server.
+	server string
 }
 
 // scanRead builds the SurrealQL for a scan given the client's parameter
@@ -363,10 +367,15 @@ func unbacktick(s string) (string, bool) {
 	return b.String(), true
 }
 
-// query runs a SurrealQL read and returns the last statement's result.
+// surrealQuery runs a SurrealQL read on its server and returns the last
+// statement's result.
 func (e *Engine) surrealQuery(ctx context.Context, r surrealRead) (any, error) {
+	pool, err := e.srv.pool(ctx, r.server)
+	if err != nil {
+		return nil, err
+	}
 	var res *[]surrealdb.QueryResult[any]
-	err := e.o.Surreal.Do(ctx, func(ctx context.Context, cl *surreal.Client) (err error) {
+	err = pool.Do(ctx, func(ctx context.Context, cl *surreal.Client) (err error) {
 		res, err = surrealdb.Query[any](ctx, cl.DB, r.sql, r.vars)
 		return err
 	})
@@ -377,12 +386,19 @@ func (e *Engine) surrealQuery(ctx context.Context, r surrealRead) (any, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		where := ""
+		if r.server != "" && r.server != route.Default {
+			where = " (server " + r.server + ")"
+		}
 		if surreal.IsConnError(err) {
-			pe := pgError(codeConnFailure, "SurrealDB is unreachable: %v", err)
+			pe := pgError(codeConnFailure, "SurrealDB%s is unreachable: %v", where, err)
 			pe.Hint = "check that SurrealDB runs at surreal.url; pgsurreal reconnects on the next query"
+			if where != "" {
+				pe.Hint = "check that SurrealDB runs at the url of surreal.servers entry " + r.server + "; pgsurreal reconnects on the next query"
+			}
 			return nil, pe
 		}
-		return nil, pgError(codeSurreal, "SurrealDB refused %s: %v", r.sql, err)
+		return nil, pgError(codeSurreal, "SurrealDB%s refused %s: %v", where, r.sql, err)
 	}
 	if res == nil || len(*res) == 0 {
 		return nil, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	gosync "sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
+	"github.com/pgsurreal/pgsurreal/internal/route"
 )
 
 // inputs computes the added parameters: one jsonb array per scan and per
@@ -30,12 +32,17 @@ func (s *Statement) inputs(ctx context.Context, q Querier, params []any, o Query
 	}
 	var minLSN uint64
 	if mode == ReadYourWrites {
-		w, err := s.e.waitForSync(ctx)
+		on := s.servers()
+		w, err := s.e.waitForSync(ctx, on)
 		if err != nil {
 			return nil, nil, err
 		}
 		minLSN = w.lsn
-		steps = append(steps, step{kind: "read_your_writes", what: fmt.Sprintf("waited for the sync to apply WAL %s", lsnText(w.lsn)), took: w.took})
+		what := fmt.Sprintf("waited for the sync to apply WAL %s", lsnText(w.lsn))
+		if s.e.cache == nil && (len(on) > 1 || (len(on) == 1 && on[0] != route.Default)) {
+			what += " on servers " + serversText(on)
+		}
+		steps = append(steps, step{kind: "read_your_writes", what: what, took: w.took})
 	}
 	n := len(s.scans) + len(s.funcs) + len(s.aggs)
 	out := make([]any, n)
@@ -145,30 +152,27 @@ func (e *Engine) runScan(ctx context.Context, q *lockedQuerier, sc *scan, params
 		steps = append(steps, st)
 	}
 	r, notes := sc.read(params, keys)
+	limited := false
 	for _, n := range notes {
 		if strings.HasPrefix(n, "pushed: ") {
 			kind := "predicate"
 			if strings.HasPrefix(n, "pushed: LIMIT") {
-				kind = "limit"
+				kind, limited = "limit", true
 			}
 			e.metrics.pushdown.WithLabelValues(kind).Inc()
 		}
 	}
 	t := timeNow()
 	convert := func(res any) (string, int, error) { return sc.rowsJSON(res) }
-	var text string
-	var rows int
-	var hit bool
-	var err error
-	if len(keys) > bindBatch {
-		text, rows, hit, err = e.batchedRead(ctx, sc, params, keys, o, minLSN, convert)
-		notes = append(notes, fmt.Sprintf("%d keys read in batches of %d", len(keys), bindBatch))
-	} else {
-		text, rows, hit, err = e.cached(ctx, r, o, minLSN, convert)
-	}
+	reads, on, split := e.scanReads(sc, params, keys)
+	text, rows, counts, hit, err := e.readAll(ctx, reads, o, minLSN, convert)
 	if err != nil {
 		return "", nil, err
 	}
+	if len(keys) > bindBatch {
+		notes = append(notes, fmt.Sprintf("%d keys read in batches of %d", len(keys), bindBatch))
+	}
+	notes = append(notes, serverNotes(e.srv.of(sc.table.name), on, reads, counts, limited, split)...)
 	st := step{kind: "SurrealDB", what: r.sql, params: r.vars, rows: rows, took: timeNow().Sub(t), notes: notes}
 	st.notes = append(st.notes, cacheNote(e.cache != nil && !o.NoCache, hit))
 	e.metrics.surrealRows.Add(float64(rows))
@@ -179,29 +183,66 @@ func (e *Engine) runScan(ctx context.Context, q *lockedQuerier, sc *scan, params
 // read in several (concurrent) reads whose rows are put together.
 const bindBatch = 1000
 
-// batchedRead reads a scan's rows for many keys, bindBatch at a time.
-func (e *Engine) batchedRead(ctx context.Context, sc *scan, params, keys []any, o QueryOptions, minLSN uint64, convert func(any) (string, int, error)) (string, int, bool, error) {
-	n := (len(keys) + bindBatch - 1) / bindBatch
-	texts := make([]string, n)
-	counts := make([]int, n)
-	hits := make([]bool, n)
+// scanReads are the SurrealDB reads of a scan: one per server that may
+// hold its rows (every server of a partitioned table, unless the
+// partition column's values are known) and, past bindBatch join keys,
+// one per batch of keys. on lists the servers read; split says each
+// server was asked for the keys of its own rows only.
+func (e *Engine) scanReads(sc *scan, params, keys []any) (reads []surrealRead, on []string, split bool) {
+	on = e.srv.narrow(sc, params)
+	var byServer map[string][]any
+	if keys != nil {
+		if byServer = e.srv.keysByServer(sc, keys); byServer != nil {
+			on = slices.DeleteFunc(slices.Clone(on), func(name string) bool { return len(byServer[name]) == 0 })
+		}
+	}
+	for _, server := range on {
+		mine := keys
+		if byServer != nil {
+			mine = byServer[server]
+		}
+		for i := 0; ; i += bindBatch {
+			var chunk []any
+			if mine != nil {
+				chunk = mine[i:min(len(mine), i+bindBatch)]
+			}
+			r, _ := sc.read(params, chunk)
+			r.server = server
+			reads = append(reads, r)
+			if i+bindBatch >= len(mine) {
+				break
+			}
+		}
+	}
+	return reads, on, byServer != nil
+}
+
+// readAll runs reads (concurrently when there are several) and puts
+// their rows together: the rows of a table on several servers, or of
+// several batches of join keys. counts are the rows of each read.
+func (e *Engine) readAll(ctx context.Context, reads []surrealRead, o QueryOptions, minLSN uint64, convert func(any) (string, int, error)) (string, int, []int, bool, error) {
+	if len(reads) == 1 {
+		text, n, hit, err := e.cached(ctx, reads[0], o, minLSN, convert)
+		return text, n, []int{n}, hit, err
+	}
+	texts := make([]string, len(reads))
+	counts := make([]int, len(reads))
+	hits := make([]bool, len(reads))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
-	for i := range n {
-		chunk := keys[i*bindBatch : min(len(keys), (i+1)*bindBatch)]
+	for i, r := range reads {
 		g.Go(func() error {
-			r, _ := sc.read(params, chunk)
 			var err error
 			texts[i], counts[i], hits[i], err = e.cached(gctx, r, o, minLSN, convert)
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return "", 0, false, err
+		return "", 0, nil, false, err
 	}
 	var b strings.Builder
 	b.WriteByte('[')
-	total, allHit := 0, true
+	total, allHit := 0, len(reads) > 0
 	for i, t := range texts {
 		body := strings.TrimSuffix(strings.TrimPrefix(t, "["), "]")
 		if body != "" {
@@ -214,7 +255,41 @@ func (e *Engine) batchedRead(ctx context.Context, sc *scan, params, keys []any, 
 		allHit = allHit && hits[i]
 	}
 	b.WriteByte(']')
-	return b.String(), total, allHit, nil
+	return b.String(), total, counts, allHit, nil
+}
+
+// serverNotes say, for EXPLAIN, which servers a scan read and how many
+// rows each gave, when that is not the default server alone.
+func serverNotes(all, on []string, reads []surrealRead, counts []int, limited, split bool) []string {
+	if len(all) == 1 && all[0] == route.Default {
+		return nil
+	}
+	if len(all) == 1 {
+		return []string{"on server " + all[0]}
+	}
+	rows := map[string]int{}
+	for i, r := range reads {
+		rows[r.server] += counts[i]
+	}
+	parts := make([]string, len(on))
+	for i, name := range on {
+		parts[i] = fmt.Sprintf("%s (%d rows)", name, rows[name])
+	}
+	head := fmt.Sprintf("partitioned over %s: read on %s", serversText(all), strings.Join(parts, ", "))
+	if len(on) > 1 {
+		head += ", rows concatenated"
+	}
+	out := []string{head}
+	switch {
+	case split:
+		out = append(out, "join keys on the partition column: each looked up on its server")
+	case len(on) < len(all):
+		out = append(out, "servers narrowed by the partition column's values")
+	}
+	if limited {
+		out = append(out, "LIMIT pushed to each server; PostgreSQL applies it to the union")
+	}
+	return out
 }
 
 // runPassthrough runs a surreal.query() call.
@@ -247,14 +322,19 @@ func (e *Engine) runPassthrough(ctx context.Context, pt *passthrough, params []a
 // runAggregate has SurrealDB compute a whole aggregate.
 func (e *Engine) runAggregate(ctx context.Context, a *aggScan, o QueryOptions, minLSN uint64) (string, []step, error) {
 	r := a.read()
+	r.server = e.srv.of(a.table.name)[0] // one server: planAggregate leaves partitioned tables alone
 	e.metrics.pushdown.WithLabelValues("aggregate").Inc()
 	t := timeNow()
 	text, rows, hit, err := e.cached(ctx, r, o, minLSN, a.rowsJSON)
 	if err != nil {
 		return "", nil, err
 	}
+	notes := []string{"pushed: the whole aggregate over " + a.table.String()}
+	if r.server != route.Default {
+		notes = append(notes, "on server "+r.server)
+	}
 	st := step{kind: "SurrealDB (aggregate)", what: r.sql, params: r.vars, rows: rows, took: timeNow().Sub(t),
-		notes: []string{"pushed: the whole aggregate over " + a.table.String(), cacheNote(e.cache != nil && !o.NoCache, hit)}}
+		notes: append(notes, cacheNote(e.cache != nil && !o.NoCache, hit))}
 	e.metrics.surrealRows.Add(float64(rows))
 	return text, []step{st}, nil
 }
