@@ -139,7 +139,7 @@ func (a *app) runQuery(ctx context.Context, f queryFlags, sql string, params []a
 		return err
 	}
 	defer closeAll()
-	engine, err := federation.New(ctx, federation.Options{PG: pg, Surreal: sp, Config: a.cfg.Federation, Slot: a.cfg.Sync.Slot, Log: a.log})
+	engine, err := federation.New(ctx, federation.Options{PG: pg, Surreal: sp, Servers: a.cfg.Surreal, Sync: a.cfg.Sync, Config: a.cfg.Federation, Slot: a.cfg.Sync.Slot, Log: a.log})
 	if err != nil {
 		return err
 	}

@@ -182,7 +182,7 @@ func (a *app) openEngine(ctx context.Context, reg *prometheus.Registry, f *front
 		return nil, fmt.Errorf("federated queries: %w", err)
 	}
 	f.closers = append(f.closers, closeAll)
-	engine, err := federation.New(ctx, federation.Options{PG: pg, Surreal: sp, Config: a.cfg.Federation, Slot: a.cfg.Sync.Slot, Log: a.log, Registerer: reg})
+	engine, err := federation.New(ctx, federation.Options{PG: pg, Surreal: sp, Servers: a.cfg.Surreal, Sync: a.cfg.Sync, Config: a.cfg.Federation, Slot: a.cfg.Sync.Slot, Log: a.log, Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("federated queries: %w", err)
 	}

@@ -67,6 +67,10 @@ type Options struct {
 	SnapshotTimeout time.Duration
 	// ChangeTimeout bounds the wait for each live change; default 15s.
 	ChangeTimeout time.Duration
+	// SecondServer, when set, starts a second SurrealDB server for the
+	// scale-out step (a table partitioned over both) and returns how to
+	// reach it as root and how to stop it; nil skips that step, saying so.
+	SecondServer func(ctx context.Context) (config.Surreal, func(), error)
 }
 
 func (o Options) withDefaults() Options {
@@ -128,7 +132,7 @@ func (o Options) syncConfig() config.Sync {
 	s := config.Default().Sync
 	s.Slot, s.Publication = o.Slot, o.Slot
 	s.Include = []string{"public.*"}
-	s.Exclude = []string{reviewTarget}
+	s.Exclude = []string{reviewTarget, "public." + eventsTable}
 	s.Tables = []config.Table{{Name: "public.orders", Edges: []config.Edge{{Columns: []string{"user_id"}, Name: "placed"}}}}
 	s.Heartbeat.Duration = 200 * time.Millisecond
 	s.StatusInterval.Duration = 200 * time.Millisecond
@@ -186,8 +190,22 @@ type Result struct {
 	// replication, VerifyRepaired that a repair made it clean again.
 	VerifyClean, VerifyRepaired bool
 	VerifyFound                 int
+	// ScaleOut counts the partitioned table's records per server;
+	// ScaleOutClean reports verify's verdict over both servers.
+	ScaleOut      []ServerCount
+	ScaleOutClean bool
+	// ScaleOutQuery are the rows of the federated query over both
+	// servers (region, events, buys).
+	ScaleOutQuery [][]string
 	// SlotDropped reports whether the slot was dropped at the end.
 	SlotDropped bool
+}
+
+// ServerCount is what one SurrealDB server holds of the partitioned table.
+type ServerCount struct {
+	Server  string
+	Records int64
+	Regions []string
 }
 
 // Count is one table's size on both sides.
@@ -325,7 +343,12 @@ func run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 
-	p.step(9, "Done")
+	p.step(9, "Scale-out: one table partitioned over two SurrealDB servers")
+	if err := d.scaleOut(ctx, p, res); err != nil {
+		return nil, err
+	}
+
+	p.step(10, "Done")
 	if err := pl.stop(); err != nil {
 		return nil, fmt.Errorf("the pipeline failed: %w", err)
 	}

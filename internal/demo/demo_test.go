@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -40,6 +41,17 @@ func options(t *testing.T, out *bytes.Buffer) demo.Options {
 		Out:             out,
 		Log:             slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
+	// One second SurrealDB server for every run of the test, stopped
+	// when it ends.
+	var second config.Surreal
+	var once gosync.Once
+	o.SecondServer = func(context.Context) (config.Surreal, func(), error) {
+		once.Do(func() {
+			second = testenv.PrivateSurreal(t)
+			second.Namespace, second.Database = "", ""
+		})
+		return second, func() {}, nil
+	}
 	t.Cleanup(func() {
 		if os.Getenv("PGSURREAL_TEST_KEEP") == "1" {
 			t.Logf("kept database, namespace and slot %s", name)
@@ -47,7 +59,7 @@ func options(t *testing.T, out *bytes.Buffer) demo.Options {
 		}
 		ctx := context.Background()
 		if c, err := postgres.ConnectOne(ctx, env.PG, nil); err == nil {
-			_, _ = c.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", name)
+			_, _ = c.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $1 || '_events')", name)
 			// The demo drops it itself, unless it failed halfway.
 			_, _ = c.Exec(ctx, "SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1", config.Default().Reverse.OriginFor(name))
 			if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+postgres.Ident(name)+" WITH (FORCE)"); err != nil {
@@ -188,6 +200,40 @@ func TestDemo(t *testing.T) {
 		!strings.Contains(report, "different products:1  fields price") || !strings.Contains(report, "extra     products:999999") {
 		t.Errorf("verify step: clean %v, found %d (want 2), repaired %v", res.VerifyClean, res.VerifyFound, res.VerifyRepaired)
 	}
+	// Scale-out: 2000 events over two servers by region, EU and UK on
+	// eu, US and BR on default (one US event moved to EU live); verify
+	// clean over both.
+	if !strings.Contains(report, "9. Scale-out") || len(res.ScaleOut) != 2 || !res.ScaleOutClean {
+		t.Fatalf("scale-out step: %+v, clean %v", res.ScaleOut, res.ScaleOutClean)
+	}
+	def, eu := res.ScaleOut[0], res.ScaleOut[1]
+	if def.Server != "default" || eu.Server != "eu" || def.Records+eu.Records != 2000 || def.Records == 0 || eu.Records == 0 ||
+		!slices.Equal(def.Regions, []string{"BR", "US"}) || !slices.Equal(eu.Regions, []string{"EU", "UK"}) {
+		t.Errorf("scale-out placement: %+v", res.ScaleOut)
+	}
+	// The federated query over both servers, against PostgreSQL's answer.
+	pgc := o.Postgres
+	pgc.Database = o.Database
+	pg, err := postgres.Connect(context.Background(), pgc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	var pgRows [][]string
+	rows, err := pg.Query(context.Background(), "SELECT region, count(*)::text, (count(*) FILTER (WHERE kind = 'buy'))::text FROM region_events GROUP BY region ORDER BY region")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var a, b, c string
+		if err := rows.Scan(&a, &b, &c); err != nil {
+			t.Fatal(err)
+		}
+		pgRows = append(pgRows, []string{a, b, c})
+	}
+	if !slices.EqualFunc(res.ScaleOutQuery, pgRows, slices.Equal) || !strings.Contains(report, "partitioned over default, eu") {
+		t.Errorf("federated query over both servers:\n got %v\nwant %v (or no EXPLAIN line)", res.ScaleOutQuery, pgRows)
+	}
 }
 
 // checkFederated compares the federated queries' rows with the same
@@ -251,7 +297,7 @@ func checkReverse(t *testing.T, o demo.Options, res *demo.Result, report string)
 		"      Classic Bottle | 110.95 |       2 |    4.5 | Grace Hopper, Alan Lovelace\n",
 		"      Compact Lamp   | 159.05 |       2 |    2.5 | Edsger Lovelace, Alan Lovelace\n",
 		"ok recounted: review has 4 records in SurrealDB, surreal_review 4 rows in PostgreSQL",
-		"9. Done\n   ok both pipelines stopped cleanly",
+		"10. Done\n   ok both pipelines stopped cleanly",
 		"pgsurreal reverse --set postgres.database=" + o.Database,
 	} {
 		if !strings.Contains(report, want) {
