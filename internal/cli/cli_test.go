@@ -66,7 +66,8 @@ func TestConfigCheckRedactsSecrets(t *testing.T) {
 	if code != cli.ExitOK {
 		t.Fatalf("code %d: %s", code, errOut)
 	}
-	code2, outJSON, _ := run(t, "config", "check", "--json", "--set", "postgres.password="+secret)
+	code2, outJSON, _ := run(t, "config", "check", "--json", "--set", "postgres.password="+secret,
+		"--set", "publish.nats_url=nats://app:"+secret+"@127.0.0.1:4222", "--set", "federation.cache.redis=redis://:"+secret+"@127.0.0.1:6379/0")
 	if code2 != cli.ExitOK {
 		t.Fatalf("json: code %d", code2)
 	}
@@ -77,6 +78,9 @@ func TestConfigCheckRedactsSecrets(t *testing.T) {
 	}
 	if !strings.Contains(out, "[redacted]") {
 		t.Fatalf("expected [redacted] in %q", out)
+	}
+	if !strings.Contains(outJSON, "nats://app:xxxxx@127.0.0.1:4222") {
+		t.Errorf("the NATS URL is not shown redacted: %s", outJSON)
 	}
 }
 

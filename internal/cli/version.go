@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 
 	"github.com/spf13/cobra"
 
@@ -39,9 +40,20 @@ secrets redacted. Exit code 2 and one line per problem when it is invalid.`,
 				return err
 			}
 			if asJSON {
+				// Secrets marshal redacted; a password written into a URL
+				// (publish.nats_url, federation.cache.redis, ...) is
+				// redacted here.
+				raw, err := json.Marshal(a.cfg)
+				if err != nil {
+					return err
+				}
+				var tree any
+				if err := json.Unmarshal(raw, &tree); err != nil {
+					return err
+				}
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(a.cfg)
+				return enc.Encode(redactURLs(tree))
 			}
 			c := a.cfg
 			fmt.Fprintf(a.stdout, "configuration is valid\n")
@@ -56,4 +68,26 @@ secrets redacted. Exit code 2 and one line per problem when it is invalid.`,
 	check.Flags().BoolVar(&asJSON, "json", false, "print the configuration as JSON")
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// redactURLs replaces the password of every URL among the strings of a
+// decoded JSON tree with "xxxxx".
+func redactURLs(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = redactURLs(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = redactURLs(e)
+		}
+	case string:
+		if u, err := url.Parse(x); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				return u.Redacted()
+			}
+		}
+	}
+	return v
 }

@@ -75,14 +75,7 @@ func (d *session) federated(ctx context.Context, p *printer, res *Result) error 
 			cols[j] = c.Name
 			right[j] = c.Type == "int8" || c.Type == "int4" || c.Type == "numeric"
 		}
-		rows := make([][]string, 0, len(ans.Rows))
-		for _, r := range ans.Rows {
-			cells := make([]string, len(r))
-			for j, v := range r {
-				cells[j] = cellText(v)
-			}
-			rows = append(rows, cells)
-		}
+		rows := rowsText(ans.Rows)
 		p.table(cols, right, rows)
 		res.Federated = append(res.Federated, rows)
 		p.ok("answered in %s", ms(took))
@@ -101,6 +94,19 @@ func (d *session) federated(ctx context.Context, p *printer, res *Result) error 
 	p.line("`pgsurreal serve` answers the same SQL over the PostgreSQL wire protocol (psql -h 127.0.0.1 -p 6543),")
 	p.line("over HTTP (POST /v1/query) and with `pgsurreal query`; see docs/federation.md")
 	return nil
+}
+
+// rowsText prints rows of a federated answer as psql would.
+func rowsText(rows [][]any) [][]string {
+	out := make([][]string, 0, len(rows))
+	for _, r := range rows {
+		cells := make([]string, len(r))
+		for j, v := range r {
+			cells[j] = cellText(v)
+		}
+		out = append(out, cells)
+	}
+	return out
 }
 
 // cellText prints a value as psql would.

@@ -238,14 +238,7 @@ func (d *session) federatedOver(ctx context.Context, p *printer, res *Result, su
 		return fmt.Errorf("federated query over both servers: %w", err)
 	}
 	took := time.Since(began)
-	rows := make([][]string, 0, len(ans.Rows))
-	for _, r := range ans.Rows {
-		cells := make([]string, len(r))
-		for j, v := range r {
-			cells[j] = cellText(v)
-		}
-		rows = append(rows, cells)
-	}
+	rows := rowsText(ans.Rows)
 	p.table([]string{"region", "events", "buys"}, []bool{false, true, true}, rows)
 	res.ScaleOutQuery = rows
 	p.ok("answered in %s", ms(took))
