@@ -72,8 +72,12 @@ func convertDatetime(text string, withTime, withZone bool) (any, error) {
 // parseDatetime reads PostgreSQL's ISO output:
 // YYYY-MM-DD[ HH:MM:SS[.ffffff][+-HH[:MM[:SS]]]][ BC]. Years may have more
 // than four digits.
+// errNotISODatetime is built once: parseDatetime runs for every date and
+// timestamp value replicated.
+var errNotISODatetime = malformed("not an ISO date/time: set DateStyle to ISO for the replication and snapshot sessions")
+
 func parseDatetime(text string, withTime, withZone bool) (time.Time, error) {
-	bad := malformed("not an ISO date/time: set DateStyle to ISO for the replication and snapshot sessions")
+	bad := errNotISODatetime
 	s, bc := strings.CutSuffix(text, " BC")
 	datePart, timePart, hasTime := strings.Cut(s, " ")
 	if hasTime != withTime {
