@@ -22,6 +22,7 @@ func (a *app) newLease(reg prometheus.Registerer) (*leader.Lease, error) {
 	return leader.New(leader.Options{
 		Postgres:   a.cfg.Postgres,
 		Name:       a.cfg.Sync.Slot,
+		Schema:     a.cfg.Reverse.Schema,
 		CheckEvery: a.cfg.HA.CheckInterval.Duration,
 		Margin:     a.cfg.HA.FencingMargin.Duration,
 		Log:        a.log,

@@ -18,12 +18,12 @@ var ErrFenced = errors.New("fenced")
 // epoch's row stays locked FOR SHARE until tx ends, so a takeover cannot
 // raise it while the write is in flight. An epoch of 0 (no HA) is not
 // checked.
-func CheckEpoch(ctx context.Context, tx pgx.Tx, name string, epoch int64) error {
+func CheckEpoch(ctx context.Context, tx pgx.Tx, schema, name string, epoch int64) error {
 	if epoch == 0 {
 		return nil
 	}
 	var current int64
-	err := tx.QueryRow(ctx, checkEpochSQL, name).Scan(&current)
+	err := tx.QueryRow(ctx, checkEpochSQL(schema), name).Scan(&current)
 	if err != nil {
 		return fmt.Errorf("reading the leader epoch of %s: %w", name, err)
 	}

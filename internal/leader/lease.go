@@ -70,6 +70,9 @@ type Options struct {
 	// canceled (see the package doc). 0 means DefaultMargin (4s), or the
 	// least allowed when CheckEvery is large.
 	Margin time.Duration
+	// Schema holds the epoch table (the fencing tokens): pgsurreal's own
+	// schema, reverse.schema; default DefaultSchema.
+	Schema string
 	// ID names this process in logs, in the status and in
 	// pg_stat_activity.application_name of its lock session; default
 	// "<hostname>:<pid>".
@@ -144,6 +147,9 @@ func New(o Options) (*Lease, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Schema == "" {
+		o.Schema = DefaultSchema
 	}
 	l := &Lease{o: o, stop: o.Margin - 2*o.CheckEvery, log: o.Log, m: newMetrics(o.Registerer)}
 	l.status = Status{Role: Standby, ID: o.ID, PID: os.Getpid(), Since: time.Now(), Detail: "starting: not yet connected to PostgreSQL"}
@@ -276,17 +282,17 @@ func (l *Lease) acquire(ctx context.Context) bool {
 }
 
 // nextEpoch raises the lease's epoch in PostgreSQL (table
-// pgsurreal_leader_epoch, created on first use) and records it: the
+// <Schema>.leader_epoch, created on first use) and records it: the
 // fencing token of the term about to start.
 func (l *Lease) nextEpoch(ctx context.Context) error {
 	qctx, cancel := context.WithTimeout(ctx, 4*l.o.CheckEvery)
 	defer cancel()
-	if _, err := l.conn.Exec(qctx, createEpochSQL); err != nil {
-		return fmt.Errorf("creating %s: %w", epochTable, err)
+	if _, err := l.conn.Exec(qctx, createEpochSQL(l.o.Schema)); err != nil {
+		return fmt.Errorf("creating %s: %w", epochTableIn(l.o.Schema), err)
 	}
 	var epoch int64
-	if err := l.conn.QueryRow(qctx, nextEpochSQL, l.o.Name).Scan(&epoch); err != nil {
-		return fmt.Errorf("raising the epoch in %s: %w", epochTable, err)
+	if err := l.conn.QueryRow(qctx, nextEpochSQL(l.o.Schema), l.o.Name).Scan(&epoch); err != nil {
+		return fmt.Errorf("raising the epoch in %s: %w", epochTableIn(l.o.Schema), err)
 	}
 	l.mu.Lock()
 	l.status.Epoch = epoch

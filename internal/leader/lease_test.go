@@ -245,7 +245,7 @@ func TestSessionEndStopsWorkFirst(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := leader.CheckEpoch(ctx, tx, "slot_b", c.epoch); !errors.Is(err, c.want) {
+		if err := leader.CheckEpoch(ctx, tx, leader.DefaultSchema, "slot_b", c.epoch); !errors.Is(err, c.want) {
 			t.Errorf("CheckEpoch(%d) = %v, want %v", c.epoch, err, c.want)
 		}
 		_ = tx.Rollback(ctx)

@@ -1,6 +1,10 @@
 package leader
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/pgsurreal/pgsurreal/internal/postgres"
+)
 
 // The lock is the bigint advisory lock hashtext('pgsurreal leader ' ||
 // name): an operator finds it with
@@ -27,13 +31,27 @@ const (
 )
 
 // epochTable counts the terms of each lease: its epoch, the fencing token
-// replication writes carry. Only the lock holder writes it.
-const (
-	epochTable     = "pgsurreal_leader_epoch"
-	createEpochSQL = `CREATE TABLE IF NOT EXISTS ` + epochTable + ` (name text PRIMARY KEY, epoch bigint NOT NULL)`
-	nextEpochSQL   = `INSERT INTO ` + epochTable + ` AS e (name, epoch) VALUES ($1, 1)
+// replication writes carry. Only the lock holder writes it. It lives in
+// pgsurreal's schema (reverse.schema), always named with it: an
+// unqualified name would resolve by search_path, which changes when that
+// schema appears ("$user" comes first), and a second table would start
+// the epochs over.
+const epochTable = "leader_epoch"
+
+// DefaultSchema is the schema of the epoch table when none is given.
+const DefaultSchema = "pgsurreal"
+
+func epochTableIn(schema string) string { return postgres.QualifiedIdent(schema, epochTable) }
+
+func createEpochSQL(schema string) string {
+	return `CREATE SCHEMA IF NOT EXISTS ` + postgres.Ident(schema) + `;
+CREATE TABLE IF NOT EXISTS ` + epochTableIn(schema) + ` (name text PRIMARY KEY, epoch bigint NOT NULL)`
+}
+
+func nextEpochSQL(schema string) string {
+	return `INSERT INTO ` + epochTableIn(schema) + ` AS e (name, epoch) VALUES ($1, 1)
   ON CONFLICT (name) DO UPDATE SET epoch = e.epoch + 1 RETURNING epoch`
-)
+}
 
 // keyText is the text whose hashtext is the lock's key.
 func keyText(name string) string { return "pgsurreal leader " + name }
@@ -70,4 +88,6 @@ func holderID(app string) string {
 
 // checkEpochSQL reads a lease's epoch, locking its row FOR SHARE: a
 // takeover's raise waits until the writing transaction has ended.
-const checkEpochSQL = `SELECT epoch FROM ` + epochTable + ` WHERE name = $1 FOR SHARE`
+func checkEpochSQL(schema string) string {
+	return `SELECT epoch FROM ` + epochTableIn(schema) + ` WHERE name = $1 FOR SHARE`
+}

@@ -94,7 +94,7 @@ func (p *Pipeline) apply(ctx context.Context, txns []source.Txn, checked time.Ti
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if err := leader.CheckEpoch(ctx, tx, p.o.Lease, p.o.Epoch); err != nil {
+	if err := leader.CheckEpoch(ctx, tx, p.o.Reverse.Schema, p.o.Lease, p.o.Epoch); err != nil {
 		return err
 	}
 	// Statements are pipelined in batches; a batch is sent before any
