@@ -34,7 +34,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -47,6 +46,7 @@ import (
 	surrealdb "github.com/surrealdb/surrealdb.go"
 
 	"github.com/pgsurreal/pgsurreal/bench/internal/harness"
+	"github.com/pgsurreal/pgsurreal/bench/internal/throughput"
 	"github.com/pgsurreal/pgsurreal/internal/cdc"
 	"github.com/pgsurreal/pgsurreal/internal/config"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
@@ -54,36 +54,20 @@ import (
 )
 
 type flags struct {
-	duration   time.Duration
-	writers    int
-	bigTxn     int
-	maxBacklog int64
-	rounds     int
-	rawMsgs    int
-	batchSize  int
-	natsURL    string
-	verbose    bool
-	private    bool
-	keepStack  bool
+	throughput.Flags
+	rawMsgs int
+	natsURL string
 }
 
 func main() {
 	var f flags
+	f.Register()
 	natsDefault := os.Getenv("PGSURREAL_TEST_NATS_URL")
 	if natsDefault == "" {
 		natsDefault = "nats://127.0.0.1:4222"
 	}
-	flag.DurationVar(&f.duration, "duration", 20*time.Second, "length of each throughput phase")
-	flag.IntVar(&f.writers, "writers", 4, "PostgreSQL connections inserting in the throughput phases")
-	flag.IntVar(&f.bigTxn, "txn-rows", 100, "rows per transaction of the second throughput phase")
-	flag.Int64Var(&f.maxBacklog, "max-backlog", 50_000, "writers pause while more rows than this are committed but not applied")
-	flag.IntVar(&f.rounds, "rounds", 3, "rounds of every measurement; medians over rounds are reported")
 	flag.IntVar(&f.rawMsgs, "raw-msgs", 100_000, "messages of each raw JetStream measurement")
-	flag.IntVar(&f.batchSize, "batch-size", 0, "sync.batch_size of the pipeline (0: the default)")
 	flag.StringVar(&f.natsURL, "nats", natsDefault, "NATS server with JetStream")
-	flag.BoolVar(&f.verbose, "v", false, "log pgsurreal at info level")
-	flag.BoolVar(&f.private, "private-stack", false, "run against a stack of the benchmarks' own (.pgsurreal/bench, ports 54349/18349) instead of the shared test stack")
-	flag.BoolVar(&f.keepStack, "keep-stack", false, "leave the stack running if this run started it")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, f)
@@ -149,11 +133,11 @@ type round struct {
 func run(ctx context.Context, f flags) error {
 	date := time.Now()
 	load := harness.LoadAverage()
-	srv, err := harness.Start(ctx, f.private)
+	srv, err := harness.Start(ctx, f.Private)
 	if err != nil {
 		return err
 	}
-	defer srv.Close(f.keepStack)
+	defer srv.Close(f.KeepStack)
 	name := harness.Name("bench_publish")
 	pg, dropDB, err := srv.NewDatabase(ctx, name)
 	if err != nil {
@@ -180,13 +164,9 @@ func run(ctx context.Context, f flags) error {
 	if err := setup(ctx, pg); err != nil {
 		return err
 	}
-	lvl := slog.LevelWarn
-	if f.verbose {
-		lvl = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	log := harness.Logger(f.Verbose)
 	sur, _ := srv.Namespace(name, "pipeline")
-	o := options(pg, sur, name, f.batchSize, log)
+	o := throughput.Options(pg, sur, name, f.BatchSize, log)
 	sample, err := sampleMessage(name, pc.SubjectPrefix)
 	if err != nil {
 		return err
@@ -194,8 +174,8 @@ func run(ctx context.Context, f flags) error {
 	res := result{Benchmark: "publish", Date: date.UTC().Format(time.RFC3339), Host: harness.ThisHost(), Servers: srv.Where,
 		NATS: publish.Redact(f.natsURL) + " (" + nc.ConnectedServerVersion() + ")", LoadStart: load,
 		Table: "ev (id int8 pk, n int4, s text, at timestamptz default clock_timestamp())",
-		Settings: settings{BatchSize: o.Sync.BatchSize, Writers: f.writers, RowsPerTxn: f.bigTxn, MaxBacklog: f.maxBacklog,
-			Duration: f.duration.String(), DuplicateWindow: pc.DuplicateWindow.String(), MessageBytes: len(sample.Data), RawMsgs: f.rawMsgs}}
+		Settings: settings{BatchSize: o.Sync.BatchSize, Writers: f.Writers, RowsPerTxn: f.BigTxn, MaxBacklog: f.MaxBacklog,
+			Duration: f.Duration.String(), DuplicateWindow: pc.DuplicateWindow.String(), MessageBytes: len(sample.Data), RawMsgs: f.rawMsgs}}
 	pre, err := harness.Connect(ctx, sur)
 	if err != nil {
 		return err
@@ -203,39 +183,39 @@ func run(ctx context.Context, f flags) error {
 	_ = pre.Close(ctx)
 
 	// The first run snapshots the (empty) table; later ones resume.
-	p, err := startPipeline(o, nil)
+	p, err := throughput.Start(o, nil)
 	if err != nil {
 		return err
 	}
-	if err := p.waitStreaming(ctx, sur, name, 2*time.Minute); err != nil {
-		_ = p.stop()
+	if err := p.WaitStreaming(ctx, sur, name, 2*time.Minute); err != nil {
+		_ = p.Stop()
 		return err
 	}
-	if err := p.stop(); err != nil {
+	if err := p.Stop(); err != nil {
 		return err
 	}
 	var ids, whileOn atomic.Int64
 	ids.Store(1)
-	multi := fmt.Sprintf("%d-row transactions", f.bigTxn)
-	for i := 1; i <= f.rounds; i++ {
+	multi := fmt.Sprintf("%d-row transactions", f.BigTxn)
+	for i := 1; i <= f.Rounds; i++ {
 		var rd round
 		modes := []bool{false, true}
 		if i%2 == 0 {
 			modes = []bool{true, false}
 		}
 		rd.FirstMode = mode(modes[0])
-		fmt.Printf("\nround %d/%d\n", i, f.rounds)
+		fmt.Printf("\nround %d/%d\n", i, f.Rounds)
 		for _, on := range modes {
 			var cfg *config.Publish
 			if on {
 				cfg = &pc
 			}
-			p, err := startPipeline(o, cfg)
+			p, err := throughput.Start(o, cfg)
 			if err != nil {
 				return err
 			}
 			single, multiRes, err := measure(ctx, pg, p, &ids, f)
-			if stopErr := p.stop(); err == nil && stopErr != nil {
+			if stopErr := p.Stop(); err == nil && stopErr != nil {
 				err = stopErr
 			}
 			if err != nil {
@@ -275,7 +255,7 @@ func run(ctx context.Context, f flags) error {
 	res.LoadEnd = harness.LoadAverage()
 	res.Summary = summarize(res.Rounds)
 	s := res.Summary
-	fmt.Printf("\nmedians of %d rounds (load average %.1f at start, %.1f at end):\n", f.rounds, res.LoadStart, res.LoadEnd)
+	fmt.Printf("\nmedians of %d rounds (load average %.1f at start, %.1f at end):\n", f.Rounds, res.LoadStart, res.LoadEnd)
 	fmt.Printf("single-row transactions: off %8.0f rows/s, on %8.0f rows/s: on/off = %.3f (publish %.2f ms per batch)\n", s.SingleOff, s.SingleOn, s.SingleRatio, s.PublishMsSgl)
 	fmt.Printf("%-24s off %8.0f rows/s, on %8.0f rows/s: on/off = %.3f (publish %.2f ms per batch)\n", multi+":", s.MultiOff, s.MultiOn, s.MultiRatio, s.PublishMsMulti)
 	fmt.Printf("raw JetStream (same messages, one client): %.0f msgs/s\n", s.RawJetStream)
@@ -292,9 +272,9 @@ func run(ctx context.Context, f flags) error {
 }
 
 // measure waits for the pipeline to stream, then runs both phases.
-func measure(ctx context.Context, pg config.Postgres, p *pipeline, ids *atomic.Int64, f flags) (loadResult, loadResult, error) {
+func measure(ctx context.Context, pg config.Postgres, p *throughput.Pipeline, ids *atomic.Int64, f flags) (loadResult, loadResult, error) {
 	// One row through the whole pipeline: it is connected and streaming.
-	base := p.applied()
+	base := p.Applied()
 	conn, err := postgres.ConnectOne(ctx, pg, nil)
 	if err != nil {
 		return loadResult{}, loadResult{}, err
@@ -305,14 +285,14 @@ func measure(ctx context.Context, pg config.Postgres, p *pipeline, ids *atomic.I
 	if err != nil {
 		return loadResult{}, loadResult{}, err
 	}
-	if _, err := p.waitApplied(ctx, base+1, time.Minute); err != nil {
+	if _, err := p.WaitApplied(ctx, base+1, time.Minute); err != nil {
 		return loadResult{}, loadResult{}, err
 	}
-	single, err := runLoad(ctx, pg, p, ids, 1, f.writers, f.duration, f.maxBacklog)
+	single, err := runLoad(ctx, pg, p, ids, 1, f.Writers, f.Duration, f.MaxBacklog)
 	if err != nil {
 		return single, loadResult{}, err
 	}
-	multi, err := runLoad(ctx, pg, p, ids, f.bigTxn, f.writers, f.duration, f.maxBacklog)
+	multi, err := runLoad(ctx, pg, p, ids, f.BigTxn, f.Writers, f.Duration, f.MaxBacklog)
 	return single, multi, err
 }
 

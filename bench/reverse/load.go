@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pgsurreal/pgsurreal/bench/internal/harness"
+	"github.com/pgsurreal/pgsurreal/bench/internal/throughput"
 	"github.com/pgsurreal/pgsurreal/internal/config"
 )
 
@@ -145,86 +146,34 @@ func runLoad(ctx context.Context, sur config.Surreal, table string, p *pipeline,
 		return r, err
 	}
 	defer closeWriters(ws)
+	txns := make([]func(context.Context) error, len(ws))
+	for i, w := range ws {
+		txns[i] = func(ctx context.Context) error { return w.txn(ctx, recordsPerTxn) }
+	}
 	before := p.stats()
 	base := int64(before.changes)
-	var written, applied, throttledTicks atomic.Int64
-
-	start := time.Now()
-	deadline := start.Add(d)
-	stopMon := make(chan struct{})
-	monDone := make(chan []float64)
-	go func() {
-		// Sample the applied count every 100 ms; a rate every second.
-		var samples []float64
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		lastT, lastA := start, int64(0)
-		for {
-			select {
-			case <-stopMon:
-				monDone <- samples
-				return
-			case now := <-t.C:
-				a := p.applied() - base
-				applied.Store(a)
-				if written.Load()-a > maxBacklog {
-					throttledTicks.Add(1)
-				}
-				if now.Sub(lastT) >= time.Second && now.Before(deadline.Add(50*time.Millisecond)) {
-					samples = append(samples, float64(a-lastA)/now.Sub(lastT).Seconds())
-					lastT, lastA = now, a
-				}
-			}
-		}
-	}()
-
-	g, gctx := errgroup.WithContext(ctx)
-	for _, w := range ws {
-		g.Go(func() error {
-			for time.Now().Before(deadline) {
-				if written.Load()-applied.Load() > maxBacklog {
-					time.Sleep(5 * time.Millisecond)
-					continue
-				}
-				if err := w.txn(gctx, recordsPerTxn); err != nil {
-					return err
-				}
-				written.Add(int64(recordsPerTxn))
-			}
-			return nil
-		})
-	}
-	err = g.Wait()
-	end := time.Now()
-	atEnd := p.applied() - base
-	close(stopMon)
-	samples := <-monDone
+	win, err := throughput.Drive(ctx, p.applied, base, txns, recordsPerTxn, d, maxBacklog)
 	if err != nil {
 		return r, err
 	}
 	if err := p.failed(); err != nil {
 		return r, err
 	}
-	r.Written = written.Load()
+	r.Written = win.Written
 	got, done, err := p.waitApplied(ctx, base+r.Written, stallAfter)
 	if err != nil {
 		return r, err
 	}
 	r.Lost = base + r.Written - got
-	drain := max(0, done.Sub(end))
-	window := end.Sub(start).Seconds()
-	r.Seconds = harness.Round(window, 2)
-	r.WrittenPerS = harness.Round(float64(r.Written)/window, 0)
+	drain := max(0, done.Sub(win.End))
+	r.Seconds = win.Seconds
+	r.WrittenPerS = win.WrittenPerS
 	for _, w := range ws {
 		r.Retries += w.retries
 	}
-	r.AppliedPerS = harness.Round(float64(atEnd)/window, 0)
-	for _, s := range samples {
-		r.AppliedSamples = append(r.AppliedSamples, harness.Round(s, 0))
-	}
-	r.AppliedPerSMedian = harness.Round(harness.Median(samples), 0)
-	r.BacklogAtEnd = r.Written - atEnd
-	r.ThrottledSeconds = float64(throttledTicks.Load()) / 10
+	r.AppliedPerS, r.AppliedPerSMedian, r.AppliedSamples = win.AppliedPerS, win.AppliedPerSMedian, win.AppliedSamples
+	r.BacklogAtEnd = win.BacklogAtEnd
+	r.ThrottledSeconds = win.ThrottledSeconds
 	r.DrainSeconds = harness.Round(drain.Seconds(), 2)
 	// A change is applied once it is reverse.settle old, so the backlog
 	// always takes that long to drain: allow it on top of the second.

@@ -41,7 +41,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -135,11 +134,7 @@ func run(ctx context.Context, f flags) error {
 	}
 	_ = pre.Close(ctx)
 
-	lvl := slog.LevelWarn
-	if f.verbose {
-		lvl = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	log := harness.Logger(f.verbose)
 	rc := config.Default().Reverse
 	rc.Tables = []config.ReverseTable{{Name: table, Columns: []config.ReverseColumn{
 		{Name: "seq", Type: "bigint"},

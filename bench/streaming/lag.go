@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pgsurreal/pgsurreal/bench/internal/harness"
+	"github.com/pgsurreal/pgsurreal/bench/internal/throughput"
 	"github.com/pgsurreal/pgsurreal/internal/config"
 )
 
@@ -28,9 +29,9 @@ type lagResult struct {
 	TargetP99Ms  float64 `json:"target_lag_p99_ms"`
 	// PollP50Ms and PollP99Ms are how long the poller's query took: a
 	// row's visibility is known to within a poll interval plus that.
-	PollP50Ms float64    `json:"poll_query_p50_ms"`
-	PollP99Ms float64    `json:"poll_query_p99_ms"`
-	Pipeline  groupStats `json:"pipeline"`
+	PollP50Ms float64               `json:"poll_query_p50_ms"`
+	PollP99Ms float64               `json:"poll_query_p99_ms"`
+	Pipeline  throughput.GroupStats `json:"pipeline"`
 }
 
 // runLag inserts single-row transactions at rate per second for d, paced
@@ -38,17 +39,17 @@ type lagResult struct {
 // the time from its commit (taken on the client when COMMIT returned) to
 // when a poller, asking SurrealDB every interval for the rows above the
 // lowest one not yet seen, first saw it.
-func runLag(ctx context.Context, pg config.Postgres, sur config.Surreal, p *pipeline, ids *atomic.Int64, rate float64, d time.Duration, writers int, interval time.Duration) (lagResult, error) {
+func runLag(ctx context.Context, pg config.Postgres, sur config.Surreal, p *throughput.Pipeline, ids *atomic.Int64, rate float64, d time.Duration, writers int, interval time.Duration) (lagResult, error) {
 	n := int(rate * d.Seconds())
 	r := lagResult{TargetPerS: rate, Rows: n, Writers: writers, PollMs: float64(interval) / float64(time.Millisecond), TargetP99Ms: targetLagP99Ms}
 	base := ids.Add(int64(n)) - int64(n)
 	committed := make([]atomic.Int64, n)
 	visible := make([]int64, n)
-	conns, err := connectAll(ctx, pg, writers)
+	conns, err := throughput.ConnectAll(ctx, pg, writers)
 	if err != nil {
 		return r, err
 	}
-	defer closeAll(conns)
+	defer throughput.CloseAll(conns)
 	db, err := harness.Connect(ctx, sur)
 	if err != nil {
 		return r, err
@@ -59,7 +60,7 @@ func runLag(ctx context.Context, pg config.Postgres, sur config.Surreal, p *pipe
 	defer stopPoll()
 	pollDone := make(chan error, 1)
 	var polls []float64
-	before := p.stats()
+	before := p.Stats()
 	go func() {
 		var err error
 		polls, err = poll(pollCtx, db, base, visible, interval)
@@ -110,10 +111,10 @@ func runLag(ctx context.Context, pg config.Postgres, sur config.Surreal, p *pipe
 	case <-time.After(2 * time.Minute):
 		return r, fmt.Errorf("not every row reached SurrealDB within 2 minutes")
 	}
-	if err := p.failed(); err != nil {
+	if err := p.Failed(); err != nil {
 		return r, err
 	}
-	r.Pipeline = since(before, p.stats())
+	r.Pipeline = throughput.Since(before, p.Stats())
 	r.PollP50Ms = harness.Round(harness.Percentile(polls, 50), 2)
 	r.PollP99Ms = harness.Round(harness.Percentile(polls, 99), 2)
 	lags := make([]float64, n)

@@ -34,7 +34,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -46,6 +45,7 @@ import (
 	"github.com/surrealdb/surrealdb.go/pkg/models"
 
 	"github.com/pgsurreal/pgsurreal/bench/internal/harness"
+	"github.com/pgsurreal/pgsurreal/bench/internal/throughput"
 	"github.com/pgsurreal/pgsurreal/internal/config"
 	"github.com/pgsurreal/pgsurreal/internal/postgres"
 )
@@ -53,42 +53,26 @@ import (
 const targetLagP99Ms = 250
 
 type flags struct {
-	duration    time.Duration
-	writers     int
-	bigTxn      int
-	maxBacklog  int64
+	throughput.Flags
 	lagRate     float64
 	lagDuration time.Duration
 	lagWriters  int
 	poll        time.Duration
 	rawRows     int
-	rounds      int
 	rawBatch    int
 	rawWriters  int
-	batchSize   int
-	verbose     bool
-	private     bool
-	keepStack   bool
 }
 
 func main() {
 	var f flags
-	flag.DurationVar(&f.duration, "duration", 20*time.Second, "length of each throughput phase")
-	flag.IntVar(&f.writers, "writers", 4, "PostgreSQL connections inserting in the throughput phases")
-	flag.IntVar(&f.bigTxn, "txn-rows", 100, "rows per transaction of the second throughput phase")
-	flag.Int64Var(&f.maxBacklog, "max-backlog", 50_000, "writers pause while more rows than this are committed but not applied")
+	f.Register()
 	flag.Float64Var(&f.lagRate, "lag-rate", 2000, "single-row transactions per second in the lag phase")
 	flag.DurationVar(&f.lagDuration, "lag-duration", 20*time.Second, "length of the lag phase")
 	flag.IntVar(&f.lagWriters, "lag-writers", 8, "PostgreSQL connections sharing the lag phase's schedule")
 	flag.DurationVar(&f.poll, "poll", 5*time.Millisecond, "how often the lag phase asks SurrealDB for new rows")
 	flag.IntVar(&f.rawRows, "raw-rows", 50_000, "rows of each raw ingest measurement")
-	flag.IntVar(&f.rounds, "rounds", 3, "rounds of every measurement; medians over rounds are reported")
 	flag.IntVar(&f.rawBatch, "raw-batch", 200, "rows per INSERT statement of the raw client")
 	flag.IntVar(&f.rawWriters, "raw-writers", 2, "concurrent connections of the raw client")
-	flag.IntVar(&f.batchSize, "batch-size", 0, "sync.batch_size of the pipeline (0: the default)")
-	flag.BoolVar(&f.verbose, "v", false, "log pgsurreal at info level")
-	flag.BoolVar(&f.private, "private-stack", false, "run against a stack of the benchmarks' own (.pgsurreal/bench, ports 54349/18349) instead of the shared test stack")
-	flag.BoolVar(&f.keepStack, "keep-stack", false, "leave the stack running if this run started it")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, f)
@@ -165,11 +149,11 @@ type settings struct {
 func run(ctx context.Context, f flags) error {
 	date := time.Now()
 	load := harness.LoadAverage()
-	srv, err := harness.Start(ctx, f.private)
+	srv, err := harness.Start(ctx, f.Private)
 	if err != nil {
 		return err
 	}
-	defer srv.Close(f.keepStack)
+	defer srv.Close(f.KeepStack)
 	name := harness.Name("bench_streaming")
 	pg, dropDB, err := srv.NewDatabase(ctx, name)
 	if err != nil {
@@ -183,17 +167,13 @@ func run(ctx context.Context, f flags) error {
 		return err
 	}
 
-	lvl := slog.LevelWarn
-	if f.verbose {
-		lvl = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	log := harness.Logger(f.Verbose)
 	sur, _ := srv.Namespace(name, "pipeline")
-	o := options(pg, sur, name, f.batchSize, log)
+	o := throughput.Options(pg, sur, name, f.BatchSize, log)
 	res := result{Benchmark: "streaming", Date: date.UTC().Format(time.RFC3339), Host: harness.ThisHost(), Servers: srv.Where, LoadStart: load,
 		Table: "ev (id int8 pk, n int4, s text, at timestamptz default clock_timestamp())",
 		Settings: settings{BatchSize: o.Sync.BatchSize, Heartbeat: o.Sync.Heartbeat.String(), StatusInterval: o.Sync.StatusInterval.String(),
-			Writers: f.writers, RowsPerTxn: f.bigTxn, MaxBacklog: f.maxBacklog, RawRows: f.rawRows, RawBatch: f.rawBatch, RawWriters: f.rawWriters}}
+			Writers: f.Writers, RowsPerTxn: f.BigTxn, MaxBacklog: f.MaxBacklog, RawRows: f.rawRows, RawBatch: f.rawBatch, RawWriters: f.rawWriters}}
 	// Create the target database first: the pipeline's connections
 	// would otherwise race to create it and retry on the conflict.
 	pre, err := harness.Connect(ctx, sur)
@@ -201,14 +181,17 @@ func run(ctx context.Context, f flags) error {
 		return err
 	}
 	_ = pre.Close(ctx)
-	p := startPipeline(o)
+	p, err := throughput.Start(o, nil)
+	if err != nil {
+		return err
+	}
 	defer func() {
-		if err := p.stop(); err != nil {
+		if err := p.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "pipeline:", err)
 		}
 	}()
 	t0 := time.Now()
-	if err := p.waitStreaming(ctx, sur, name, 2*time.Minute); err != nil {
+	if err := p.WaitStreaming(ctx, sur, name, 2*time.Minute); err != nil {
 		return err
 	}
 	res.SnapshotWaitS = harness.Round(time.Since(t0).Seconds(), 2)
@@ -216,9 +199,9 @@ func run(ctx context.Context, f flags) error {
 
 	var ids atomic.Int64
 	ids.Store(1)
-	multi := fmt.Sprintf("%d-row transactions", f.bigTxn)
-	for i := 1; i <= f.rounds; i++ {
-		fmt.Printf("\nround %d/%d\n", i, f.rounds)
+	multi := fmt.Sprintf("%d-row transactions", f.BigTxn)
+	for i := 1; i <= f.Rounds; i++ {
+		fmt.Printf("\nround %d/%d\n", i, f.Rounds)
 		var rd round
 		// The raw limit is measured while the pipeline idles (heartbeats
 		// only), into a table of its own in another database.
@@ -227,11 +210,11 @@ func run(ctx context.Context, f flags) error {
 			return err
 		}
 		fmt.Printf("raw INSERT (%d rows/stmt, %d writers): %.0f rows/s (%d rows)\n", f.rawBatch, f.rawWriters, rd.Raw.PerS, rd.Raw.Rows)
-		if rd.SingleRow, err = runLoad(ctx, pg, p, &ids, 1, f.writers, f.duration, f.maxBacklog); err != nil {
+		if rd.SingleRow, err = runLoad(ctx, pg, p, &ids, 1, f.Writers, f.Duration, f.MaxBacklog); err != nil {
 			return err
 		}
 		printLoad("single-row transactions", rd.SingleRow)
-		if rd.MultiRow, err = runLoad(ctx, pg, p, &ids, f.bigTxn, f.writers, f.duration, f.maxBacklog); err != nil {
+		if rd.MultiRow, err = runLoad(ctx, pg, p, &ids, f.BigTxn, f.Writers, f.Duration, f.MaxBacklog); err != nil {
 			return err
 		}
 		printLoad(multi, rd.MultiRow)
@@ -248,10 +231,10 @@ func run(ctx context.Context, f flags) error {
 	res.Summary = summarize(res.Rounds, f.lagRate)
 	s := res.Summary
 
-	fmt.Printf("\nmedians of %d rounds (load average %.1f at start, %.1f at end):\n", f.rounds, res.LoadStart, res.LoadEnd)
+	fmt.Printf("\nmedians of %d rounds (load average %.1f at start, %.1f at end):\n", f.Rounds, res.LoadStart, res.LoadEnd)
 	fmt.Printf("raw ingest limit (INSERT %d rows/stmt, %d writers): %8.0f rows/s\n", f.rawBatch, f.rawWriters, s.RawMedian)
-	fmt.Printf("sustained, single-row transactions:     %8.0f rows/s = %5.1f%% of raw; kept up in %d of %d rounds\n", s.SingleRowMedian, 100*s.SingleRowRatio, s.SingleRowKeptUp, f.rounds)
-	fmt.Printf("sustained, %-28s %8.0f rows/s = %5.1f%% of raw; kept up in %d of %d rounds\n", multi+":", s.MultiRowMedian, 100*s.MultiRowRatio, s.MultiRowKeptUp, f.rounds)
+	fmt.Printf("sustained, single-row transactions:     %8.0f rows/s = %5.1f%% of raw; kept up in %d of %d rounds\n", s.SingleRowMedian, 100*s.SingleRowRatio, s.SingleRowKeptUp, f.Rounds)
+	fmt.Printf("sustained, %-28s %8.0f rows/s = %5.1f%% of raw; kept up in %d of %d rounds\n", multi+":", s.MultiRowMedian, 100*s.MultiRowRatio, s.MultiRowKeptUp, f.Rounds)
 	fmt.Printf("lag at %.0f rows/s: p50 %.1f ms, p99 %.1f ms (target p99 < %d ms) %s\n", s.LagRate, s.LagP50Median, s.LagP99Median, targetLagP99Ms, verdict(s.LagTargetMet))
 	file, err := harness.Save("streaming", date, res)
 	if err != nil {
@@ -297,7 +280,7 @@ func printLoad(what string, r loadResult) {
 	fmt.Printf("  %s\n", describe(r.Pipeline))
 }
 
-func describe(g groupStats) string {
+func describe(g throughput.GroupStats) string {
 	return fmt.Sprintf("pipeline: %d SurrealDB transactions of %.1f rows on average, %.1f ms each", g.Groups, g.MeanChanges, g.MeanApplyMs)
 }
 
