@@ -57,9 +57,23 @@ func Surreal(ctx context.Context, cfg config.Surreal) []Check {
 
 // useNamespace selects the namespace and database and runs a query that
 // reads the database, which fails if the user may not use it.
+//
+// USE defines a missing namespace and database, so two clients using a
+// new one at once can conflict: a conflict is retried.
 func useNamespace(ctx context.Context, db *surrealdb.DB, cfg config.Surreal) error {
-	if err := db.Use(ctx, cfg.Namespace, cfg.Database); err != nil {
-		return fmt.Errorf("USE: %w", err)
+	for attempt := 1; ; attempt++ {
+		err := db.Use(ctx, cfg.Namespace, cfg.Database)
+		if err == nil {
+			break
+		}
+		if attempt == 5 || !strings.Contains(strings.ToLower(err.Error()), "conflict") {
+			return fmt.Errorf("USE: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("USE: %w", err)
+		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		}
 	}
 	if _, err := surrealdb.Query[any](ctx, db, "INFO FOR DB", nil); err != nil {
 		return fmt.Errorf("INFO FOR DB: %w", err)
