@@ -261,9 +261,7 @@ func (a *app) syncOptions() pgsync.Options {
 	// forward: they would come back to SurrealDB as copies of themselves.
 	o.Sync.Exclude = slices.Clone(o.Sync.Exclude)
 	for _, t := range a.cfg.Reverse.Tables {
-		if t.TwoWay {
-			o.TwoWay = append(o.TwoWay, t.Name)
-		} else {
+		if !t.TwoWay {
 			o.Sync.Exclude = append(o.Sync.Exclude, t.TargetName())
 		}
 	}

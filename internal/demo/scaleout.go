@@ -25,8 +25,6 @@ const (
 	eventRows   = 2000
 )
 
-var eventRegions = []string{"EU", "UK", "US", "BR"}
-
 // eventsPartition sends EU and UK events to the second server, the rest
 // to the default one.
 var eventsPartition = config.Partition{Column: "region", By: "value", Values: map[string]string{"EU": euServer, "UK": euServer}, Other: config.DefaultServer}
@@ -182,21 +180,19 @@ func (d *session) awaitEvents(ctx context.Context, pl *pipeline, clients map[str
 
 // eventsOn counts a server's events and lists their regions.
 func eventsOn(ctx context.Context, cl *surreal.Client) (int64, []string, error) {
-	res, err := surrealdb.Query[[]map[string]any](ctx, cl.DB, "SELECT count() AS n, region FROM type::table($t) GROUP BY region ORDER BY region", map[string]any{"t": eventsTable})
+	type group struct {
+		N      int64  `json:"n"`
+		Region string `json:"region"`
+	}
+	res, err := surrealdb.Query[[]group](ctx, cl.DB, "SELECT count() AS n, region FROM type::table($t) GROUP BY region ORDER BY region", map[string]any{"t": eventsTable})
 	if err != nil {
 		return 0, nil, err
 	}
 	var n int64
 	var regions []string
-	for _, r := range (*res)[0].Result {
-		c, _ := r["n"].(uint64)
-		if c == 0 {
-			if i, ok := r["n"].(int64); ok {
-				c = uint64(i)
-			}
-		}
-		n += int64(c)
-		regions = append(regions, fmt.Sprint(r["region"]))
+	for _, g := range (*res)[0].Result {
+		n += g.N
+		regions = append(regions, g.Region)
 	}
 	return n, regions, nil
 }

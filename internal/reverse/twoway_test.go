@@ -135,7 +135,7 @@ func startTwoWay(t *testing.T, policy string) *twoWay {
 	var syncErr error
 	go func() {
 		syncErr = pgsync.Run(sctx, pgsync.Options{Postgres: f.pg, Surreal: f.sur, Sync: sc, Metrics: fwd, Log: testLog(),
-			SkipOrigin: f.rev.OriginFor(f.pg.Database), TwoWay: []string{"item"}})
+			SkipOrigin: f.rev.OriginFor(f.pg.Database)})
 		close(syncDone)
 	}()
 	t.Cleanup(func() {

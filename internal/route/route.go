@@ -13,10 +13,12 @@
 package route
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/pgsurreal/pgsurreal/internal/config"
 	"github.com/pgsurreal/pgsurreal/internal/mapping"
@@ -135,19 +137,12 @@ func Targets(sync config.Sync) map[string][]string {
 		if r == nil {
 			continue
 		}
-		out[cmpOr(t.Target, t.TableName())] = r.Servers
+		out[cmp.Or(t.Target, t.TableName())] = r.Servers
 		for _, e := range t.Edges {
 			out[e.Name] = r.Servers
 		}
 	}
 	return out
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // New binds the rules of cfg to the shapes of the replicated tables: a
@@ -163,7 +158,7 @@ func New(surreal config.Surreal, sync config.Sync, shapes map[string]*mapping.Sh
 			r.keyLen = len(s.Key)
 			r.keyIndex = slices.Index(s.Key, r.Partition.Column)
 			if r.keyIndex < 0 {
-				return nil, fmt.Errorf("%s: partition column %q is not part of the key (%s): make it part of the primary key (as PostgreSQL's partitioned tables require), or list it in sync.tables[].key", source, r.Partition.Column, joinCols(s.Key))
+				return nil, fmt.Errorf("%s: partition column %q is not part of the key (%s): make it part of the primary key (as PostgreSQL's partitioned tables require), or list it in sync.tables[].key", source, r.Partition.Column, strings.Join(s.Key, ", "))
 			}
 		}
 		p.tables[tableKey(s.Namespace, s.Database, s.Target)] = r
@@ -177,17 +172,6 @@ func New(surreal config.Surreal, sync config.Sync, shapes map[string]*mapping.Sh
 		}
 	}
 	return p, nil
-}
-
-func joinCols(cols []string) string {
-	out := ""
-	for i, c := range cols {
-		if i > 0 {
-			out += ", "
-		}
-		out += c
-	}
-	return out
 }
 
 // Multi reports whether any table lives outside the default server.

@@ -354,7 +354,6 @@ type loader struct {
 	rule  *route.Rule // nil: the default server
 	parts map[string]*batch
 	n     int
-	tag   string // this loader's tag record (see sink.Tag)
 }
 
 // batch is the part of a loader's records bound for one server.
@@ -365,12 +364,8 @@ type batch struct {
 
 func newLoader(p *Pipeline, s *sink.Sink, shape *mapping.Shape) *loader {
 	return &loader{p: p, sink: s, shape: shape, rule: s.Placement().Rule(shape.Namespace, shape.Database, shape.Target),
-		parts: map[string]*batch{}, tag: fmt.Sprintf("snapshot %s %d", shape.Target, loaders.Add(1))}
+		parts: map[string]*batch{}}
 }
-
-// loaders numbers loaders, so each tags its transactions with a record of
-// its own: parallel workers writing one tag record would conflict.
-var loaders atomic.Int64
 
 func (l *loader) add(ctx context.Context, r mapping.Record) error {
 	server := route.Default
@@ -417,23 +412,14 @@ func (l *loader) flush(ctx context.Context) error {
 
 // load writes one server's batch.
 func (l *loader) load(ctx context.Context, server string, bt *batch) error {
+	// One statement per table and batch, no transaction around them:
+	// larger transactions of parallel workers conflict more. The reverse
+	// direction does not copy the snapshot of a two-way table back: it
+	// starts reading the changefeeds after it (reverse's copy marker).
 	var b strings.Builder
 	vars := map[string]any{}
 	ns, db := l.p.serverDefaults(server)
-	use := useTarget(l.shape, ns, db)
-	// A two-way table's batch is one transaction tagged as pgsurreal's own
-	// (see sink.Tag), so the reverse direction does not copy it back; the
-	// tag record is in the default namespace. Other tables keep one
-	// statement per table and batch: larger transactions of parallel
-	// workers conflict more.
-	tagged := use == "" && server == route.Default && slices.Contains(l.p.o.TwoWay, l.shape.Target)
-	if tagged {
-		b.WriteString("BEGIN;\n")
-		tag, tvars := sink.Tag(l.p.o.Sync.Slot, l.tag)
-		b.WriteString(tag)
-		maps.Copy(vars, tvars)
-	}
-	b.WriteString(use)
+	b.WriteString(useTarget(l.shape, ns, db))
 	if l.shape.Join != nil {
 		fmt.Fprintf(&b, "INSERT RELATION INTO %s $rows RETURN NONE;\n", surreal.Ident(l.shape.Target))
 	} else {
@@ -446,9 +432,6 @@ func (l *loader) load(ctx context.Context, server string, bt *batch) error {
 		i++
 		fmt.Fprintf(&b, "INSERT RELATION INTO %s $%s RETURN NONE;\n", surreal.Ident(name), v)
 		vars[v] = es
-	}
-	if tagged {
-		b.WriteString("COMMIT;\n")
 	}
 	// One statement per table is all or nothing, so a conflict can be
 	// retried without duplicating anything.

@@ -50,10 +50,6 @@ type Options struct {
 	// transactions are not replicated: the reverse direction writes under
 	// it (reverse.origin), so its changes do not loop back to SurrealDB.
 	SkipOrigin string
-	// TwoWay lists the SurrealDB tables the reverse direction also reads
-	// (two-way tables): their snapshot batches are tagged as pgsurreal's
-	// own, so they are not copied back.
-	TwoWay []string
 	// Applied, when set, is called after each SurrealDB commit with the
 	// SurrealDB tables it changed and the WAL position it brought the
 	// target to (the federation cache invalidates with it). It runs on

@@ -89,9 +89,7 @@ func (f *fixture) startSync() func() {
 	o := pgsync.Options{Postgres: f.cfg.Postgres, Surreal: f.cfg.Surreal, Sync: f.cfg.Sync, Log: testLog(),
 		SkipOrigin: f.cfg.Reverse.OriginFor(f.cfg.Postgres.Database)}
 	for _, t := range f.cfg.Reverse.Tables {
-		if t.TwoWay {
-			o.TwoWay = append(o.TwoWay, t.Name)
-		} else {
+		if !t.TwoWay {
 			o.Sync.Exclude = append(slices.Clone(o.Sync.Exclude), t.TargetName())
 		}
 	}

@@ -154,6 +154,7 @@ func (sv *servers) readPosition(ctx context.Context, def *Sink) (*Position, erro
 	}
 	var oldest *Position
 	var missing, holding []string
+	snapshot := false
 	for _, name := range sv.place.Servers() {
 		p := got[name]
 		if p == nil {
@@ -161,21 +162,18 @@ func (sv *servers) readPosition(ctx context.Context, def *Sink) (*Position, erro
 			continue
 		}
 		holding = append(holding, name)
-		if oldest == nil {
-			q := *p
-			oldest = &q
-			continue
-		}
-		if p.LSN < oldest.LSN {
-			phase := oldest.Phase
-			*oldest = *p
-			if phase == "snapshot" {
-				oldest.Phase = phase
-			}
+		if oldest == nil || p.LSN < oldest.LSN {
+			oldest = p
 		}
 		if p.Phase == "snapshot" {
-			oldest.Phase = p.Phase
+			snapshot = true
 		}
+	}
+	// One server still in the snapshot makes the whole an unfinished one.
+	if oldest != nil && snapshot {
+		q := *oldest
+		q.Phase = "snapshot"
+		oldest = &q
 	}
 	if len(missing) > 0 && len(holding) > 0 {
 		return nil, &ApplyError{Msg: fmt.Sprintf("SurrealDB servers %q hold no replication position for slot %q while %q do: a server was added to the placement or wiped; run `pgsurreal sync --resync` to copy everything again onto the servers", missing, def.slot, holding)}
